@@ -1,0 +1,227 @@
+"""Create the demo users, sales context and one sandbox integration of every type (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from backoffice.models import Customer, CustomerGroup, CustomerUser, PaymentTerm, Website
+from integrations import services
+from integrations.forms import form_class_for
+from integrations.models import Integration
+from integrations.types import IntegrationType
+
+DEMO_USERS = [
+    # username, password, first name, last name, group
+    ("admin", "admin-demo", "Ada", "Admin", "Administrators"),
+    ("sales", "sales-demo", "Sam", "Sales", "Sales"),
+]
+
+# Recognisable sandbox credentials; none of them works against a real provider.
+DEMO_INTEGRATIONS: list[dict[str, Any]] = [
+    {
+        "type": IntegrationType.MONEY_ORDER,
+        "name": "Demo Check/Money Order",
+        "settings": {
+            "label": "Check/Money Order",
+            "short_label": "Check/Money Order",
+            "pay_to": "Acme Industrial Supply, Inc.",
+            "send_to": "Accounts Receivable\n1200 Harbor Blvd\nOakland, CA 94607",
+        },
+        "secrets": {},
+    },
+    {
+        "type": IntegrationType.PAYMENT_TERM,
+        "name": "Demo Payment Terms",
+        "settings": {"label": "Payment Terms", "short_label": "Payment Terms"},
+        "secrets": {},
+    },
+    {
+        "type": IntegrationType.PAYFLOW_GATEWAY,
+        "name": "Demo Payflow Gateway",
+        "settings": {
+            "credit_card_label": "Credit Card",
+            "credit_card_short_label": "Credit Card",
+            "allowed_card_types": ["visa", "mastercard"],
+            "partner": "PayPal",
+            "vendor": "acmedemo",
+            "user": "acmedemo",
+            "test_mode": True,
+            "credit_card_payment_action": "authorize",
+            "require_cvv": True,
+            "zero_amount_authorization": False,
+            "authorization_for_required_amount": False,
+            "debug_mode": False,
+            "use_proxy": False,
+            "proxy_host": "",
+            "enable_ssl_verification": True,
+            "express_checkout_name": "Demo Payflow Express Checkout",
+            "express_checkout_label": "PayPal",
+            "express_checkout_short_label": "PayPal",
+            "express_checkout_payment_action": "charge",
+        },
+        "secrets": {"password": "demo-payflow-password"},
+    },
+    {
+        "type": IntegrationType.PAYMENTS_PRO,
+        "name": "Demo Payments Pro",
+        "settings": {
+            "credit_card_label": "Credit Card (Payments Pro)",
+            "credit_card_short_label": "Credit Card",
+            "allowed_card_types": ["visa", "mastercard", "american_express"],
+            "partner": "PayPal",
+            "vendor": "acmepro",
+            "user": "acmepro",
+            "test_mode": True,
+            "credit_card_payment_action": "charge",
+            "require_cvv": True,
+            "zero_amount_authorization": False,
+            "authorization_for_required_amount": False,
+            "debug_mode": False,
+            "use_proxy": False,
+            "proxy_host": "",
+            "enable_ssl_verification": True,
+            "express_checkout_name": "Demo Payments Pro Express Checkout",
+            "express_checkout_label": "PayPal",
+            "express_checkout_short_label": "PayPal",
+            "express_checkout_payment_action": "charge",
+        },
+        "secrets": {"password": "demo-payments-pro-password"},
+    },
+    {
+        "type": IntegrationType.PAYPAL_EXPRESS,
+        "name": "Demo PayPal Express",
+        "settings": {
+            "label": "PayPal",
+            "short_label": "PayPal",
+            "client_id": "DemoSandboxClientId",
+            "sandbox_mode": True,
+            "payment_action": "authorize",
+        },
+        "secrets": {"client_secret": "DemoSandboxClientSecret0001"},
+    },
+    {
+        "type": IntegrationType.AUTHORIZE_NET,
+        "name": "Demo Authorize.Net",
+        "settings": {
+            "credit_card_label": "Credit Card (Authorize.Net)",
+            "credit_card_short_label": "Credit Card",
+            "allowed_card_types": ["visa", "mastercard", "discover"],
+            "api_login_id": "DemoLogin01",
+            "client_key": "DemoPublicClientKey0000000000000001",
+            "test_mode": True,
+            "payment_action": "authorize",
+            "require_cvv": True,
+            "echeck_enabled": True,
+            "echeck_label": "eCheck",
+            "echeck_short_label": "eCheck",
+            "echeck_account_types": ["checking", "savings"],
+            "echeck_confirmation_text": "I authorize this one-time debit from my bank account.",
+        },
+        "secrets": {"transaction_key": "DemoTxnKey000001"},
+    },
+    {
+        "type": IntegrationType.STRIPE,
+        "name": "Demo Stripe",
+        "settings": {
+            "label": "Credit Card (Stripe)",
+            "short_label": "Credit Card",
+            "publishable_key": "pk_test_DemoPublishableKey0000000001",
+            "payment_action": "manual",
+        },
+        "secrets": {
+            "secret_key": "sk_test_DemoSecretKey000000000000001",
+            "webhook_signing_secret": "whsec_DemoSigningSecret0000000001",
+        },
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users, customers and one sandbox integration of every type (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.IS_PRODUCTION:
+            raise CommandError("seed_demo is refused in a production deployment.")
+        with transaction.atomic():
+            admin = self._users()
+            self._sales_context()
+            created = self._integrations(admin)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready ({created} integrations created). Sign in as admin / admin-demo, "
+                "sales / sales-demo or buyer / buyer-demo."
+            )
+        )
+
+    def _users(self) -> User:
+        for username, password, first, last, group_name in DEMO_USERS:
+            user = self._user(username, password, first, last)
+            user.groups.add(Group.objects.get(name=group_name))
+        return User.objects.get(username="admin")
+
+    def _user(self, username: str, password: str, first: str, last: str) -> User:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        return user
+
+    def _sales_context(self) -> None:
+        for name, code in [("Acme US Store", "us"), ("Acme EU Store", "eu")]:
+            Website.objects.get_or_create(code=code, defaults={"name": name})
+        net30, _ = PaymentTerm.objects.get_or_create(label="Net 30")
+        net60, _ = PaymentTerm.objects.get_or_create(label="Net 60")
+        wholesale, _ = CustomerGroup.objects.get_or_create(
+            name="Wholesale", defaults={"payment_term": net30}
+        )
+        CustomerGroup.objects.get_or_create(name="Retail")
+        government, _ = CustomerGroup.objects.get_or_create(
+            name="Government", defaults={"payment_term": net60}
+        )
+        buyer_company, _ = Customer.objects.get_or_create(
+            name="Northwind Traders", defaults={"group": wholesale}
+        )
+        Customer.objects.get_or_create(name="City of Springfield", defaults={"group": government})
+        Customer.objects.get_or_create(
+            name="Globex Retail", defaults={"group": CustomerGroup.objects.get(name="Retail")}
+        )
+        buyer = self._user("buyer", "buyer-demo", "Bea", "Buyer")
+        CustomerUser.objects.get_or_create(user=buyer, defaults={"customer": buyer_company})
+
+    def _integrations(self, admin: User) -> int:
+        created = 0
+        for spec in DEMO_INTEGRATIONS:
+            if Integration.objects.alive().filter(name=spec["name"]).exists():
+                continue
+            # Through the same form an administrator uses, so demo data obeys every rule.
+            form = form_class_for(spec["type"])(
+                data={
+                    "name": spec["name"],
+                    "is_active": True,
+                    **spec["settings"],
+                    **spec["secrets"],
+                }
+            )
+            if not form.is_valid():
+                raise CommandError(
+                    f"Demo integration {spec['name']} is invalid: {form.errors.as_text()}"
+                )
+            services.integration_create(
+                type=spec["type"],
+                name=form.cleaned_data["name"],
+                is_active=form.cleaned_data["is_active"],
+                environment=form.environment(),
+                settings=form.cleaned_settings(),
+                secrets=form.cleaned_secrets(),
+                actor=admin,
+            )
+            created += 1
+        return created

@@ -1,0 +1,39 @@
+"""Provider adapters, one per integration type with a remote API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from integrations.adapters.authorize_net import AuthorizeNetAdapter
+from integrations.adapters.base import AdapterConfig, PaymentAdapter
+from integrations.adapters.payflow import PayflowAdapter
+from integrations.adapters.paypal_express import PayPalExpressAdapter
+from integrations.adapters.stripe_adapter import StripeAdapter
+from integrations.models import Integration
+from integrations.types import Environment, IntegrationType
+
+ADAPTERS: dict[str, type[PaymentAdapter]] = {
+    IntegrationType.STRIPE: StripeAdapter,
+    IntegrationType.PAYPAL_EXPRESS: PayPalExpressAdapter,
+    IntegrationType.PAYFLOW_GATEWAY: PayflowAdapter,
+    IntegrationType.PAYMENTS_PRO: PayflowAdapter,
+    IntegrationType.AUTHORIZE_NET: AuthorizeNetAdapter,
+}
+
+
+def has_remote_api(integration: Integration) -> bool:
+    return integration.type in ADAPTERS
+
+
+def adapter_for(integration: Integration) -> PaymentAdapter:
+    """Build the adapter from the row as it is now, so edits take effect at once."""
+    base_url = integration.settings.get("api_base_url") or None
+    config = AdapterConfig(
+        settings=dict(integration.settings),
+        secrets=integration.get_secrets(),
+        sandbox=integration.environment == Environment.SANDBOX,
+        timeout_seconds=settings.PROVIDER_TIMEOUT_SECONDS,
+        # An endpoint override is for local simulators only, never in production.
+        api_base_url=None if settings.IS_PRODUCTION else base_url,
+    )
+    return ADAPTERS[integration.type](config)

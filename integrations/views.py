@@ -1,0 +1,187 @@
+"""Back-office pages for integrations (System › Integrations › Manage Integrations)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from backoffice.audit import audit_entries_for
+from backoffice.roles import backoffice_view
+from integrations import selectors, services
+from integrations.adapters import has_remote_api
+from integrations.forms import FORMS, IntegrationForm, form_class_for
+from integrations.models import Integration
+from integrations.presentation import settings_sections
+from integrations.types import TYPE_DESCRIPTIONS, IntegrationType
+
+PAGE_SIZE = 25
+
+
+class IntegrationFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=255, label="Name")
+    type = forms.ChoiceField(required=False, choices=[("", "All types"), *IntegrationType.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), ("active", "Active"), ("inactive", "Inactive")]
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, key) for name in selectors.SORTS for key in (name, f"-{name}")],
+    )
+
+
+def _live_integration(pk: int) -> Integration:
+    return get_object_or_404(Integration.objects.alive(), pk=pk)
+
+
+@backoffice_view("integrations.view_integration")
+def integration_list(request: HttpRequest) -> HttpResponse:
+    filters = IntegrationFilterForm(request.GET)
+    values = filters.cleaned_data if filters.is_valid() else {}
+    sort = values.get("sort") or "name"
+    integrations = selectors.integration_list(
+        type=values.get("type", ""),
+        status=values.get("status", ""),
+        search=values.get("q", "").strip(),
+        sort=sort,
+    )
+    page = Paginator(integrations, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    return render(
+        request,
+        "integrations/list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "sort": sort,
+            "query": query.urlencode(),
+            "sort_query": sort_query.urlencode(),
+            "columns": [
+                ("name", "Name"),
+                ("type", "Type"),
+                ("status", "Status"),
+                ("environment", "Environment"),
+                ("methods", "Payment methods"),
+                ("rules", "Payment rules"),
+            ],
+        },
+    )
+
+
+@sensitive_post_parameters()
+@backoffice_view("integrations.add_integration")
+def integration_create(request: HttpRequest) -> HttpResponse:
+    type = request.GET.get("type", "")
+    if type not in FORMS:
+        choices = [
+            (value, label, TYPE_DESCRIPTIONS[value]) for value, label in IntegrationType.choices
+        ]
+        return render(request, "integrations/choose_type.html", {"types": choices})
+    form_class = form_class_for(type)
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        integration = services.integration_create(
+            type=type,
+            name=form.cleaned_data["name"],
+            is_active=form.cleaned_data["is_active"],
+            environment=form.environment(),
+            settings=form.cleaned_settings(),
+            secrets=form.cleaned_secrets(),
+            actor=request.user,  # type: ignore[arg-type]
+        )
+        messages.success(request, f"Created the integration “{integration.name}”.")
+        return redirect("integrations:detail", pk=integration.pk)
+    return _render_form(request, form, type_label=IntegrationType(type).label, integration=None)
+
+
+@sensitive_post_parameters()
+@backoffice_view("integrations.change_integration")
+def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _live_integration(pk)
+    form = form_class_for(integration.type)(request.POST or None, instance=integration)
+    if request.method == "POST" and form.is_valid():
+        services.integration_update(
+            integration=integration,
+            name=form.cleaned_data["name"],
+            is_active=form.cleaned_data["is_active"],
+            environment=form.environment(),
+            settings=form.cleaned_settings(),
+            secrets=form.cleaned_secrets(),
+            actor=request.user,  # type: ignore[arg-type]
+        )
+        messages.success(request, f"Saved the integration “{form.cleaned_data['name']}”.")
+        return redirect("integrations:detail", pk=integration.pk)
+    return _render_form(
+        request, form, type_label=integration.get_type_display(), integration=integration
+    )
+
+
+def _render_form(
+    request: HttpRequest, form: IntegrationForm, *, type_label: str, integration: Integration | None
+) -> HttpResponse:
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request,
+        "integrations/form.html",
+        {"form": form, "type_label": type_label, "integration": integration},
+        status=status,
+    )
+
+
+@backoffice_view("integrations.view_integration")
+def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _live_integration(pk)
+    return render(
+        request,
+        "integrations/detail.html",
+        {
+            "integration": integration,
+            "sections": settings_sections(integration),
+            "methods": selectors.integration_methods(integration=integration),
+            "audit_entries": audit_entries_for(target=integration),
+            "can_check_connection": has_remote_api(integration),
+        },
+    )
+
+
+@require_POST
+@backoffice_view("integrations.change_integration")
+def integration_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse:
+    integration = _live_integration(pk)
+    try:
+        services.integration_set_active(
+            integration=integration,
+            active=active,
+            actor=request.user,  # type: ignore[arg-type]
+        )
+    except services.IntegrationError as error:
+        messages.error(request, str(error))
+    else:
+        state = "Activated" if active else "Deactivated"
+        messages.success(request, f"{state} the integration “{integration.name}”.")
+    return redirect(_next_url(request, integration))
+
+
+@require_POST
+@backoffice_view("integrations.change_integration")
+def integration_check_connection(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _live_integration(pk)
+    if not has_remote_api(integration):
+        raise Http404("This integration has no remote API.")
+    result = services.integration_check_connection(integration=integration)
+    (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect("integrations:detail", pk=integration.pk)
+
+
+def _next_url(request: HttpRequest, integration: Integration) -> str:
+    """Back to the list when the action came from it, else to the integration's page."""
+    if request.POST.get("next") == "list":
+        return "integrations:list"
+    return integration.get_absolute_url()

@@ -1,0 +1,156 @@
+"""factory-boy factories for the test suite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+from django.contrib.auth.models import Group, User
+
+from backoffice.models import Customer, CustomerGroup, CustomerUser, PaymentTerm, Website
+from integrations import services
+from integrations.forms import form_class_for
+from integrations.models import Integration
+from integrations.types import IntegrationType
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("pass-word-123")
+
+    @factory.post_generation
+    def groups(self, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:
+        for name in extracted or []:
+            self.groups.add(Group.objects.get(name=name))
+
+
+class PaymentTermFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PaymentTerm
+        django_get_or_create = ("label",)
+
+    label = "Net 30"
+
+
+class WebsiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Website
+
+    name = factory.Sequence(lambda n: f"Website {n}")
+    code = factory.Sequence(lambda n: f"site{n}")
+
+
+class CustomerGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerGroup
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    group = factory.SubFactory(CustomerGroupFactory)
+
+
+class CustomerUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerUser
+
+    user = factory.SubFactory(UserFactory)
+    customer = factory.SubFactory(CustomerFactory)
+
+
+# Valid form data per type: what an administrator would type. Tests override single fields.
+VALID_SETTINGS: dict[str, dict[str, Any]] = {
+    IntegrationType.MONEY_ORDER: {
+        "label": "Check/Money Order",
+        "short_label": "Check",
+        "pay_to": "Acme Inc.",
+        "send_to": "1 Main St\nSpringfield",
+    },
+    IntegrationType.PAYMENT_TERM: {"label": "Payment Terms", "short_label": "Terms"},
+    IntegrationType.PAYFLOW_GATEWAY: {
+        "credit_card_label": "Credit Card",
+        "credit_card_short_label": "Card",
+        "allowed_card_types": ["visa", "mastercard"],
+        "partner": "PayPal",
+        "vendor": "acme",
+        "user": "acme",
+        "password": "payflow-secret-1",
+        "test_mode": True,
+        "credit_card_payment_action": "authorize",
+        "require_cvv": True,
+        "enable_ssl_verification": True,
+        "express_checkout_name": "Payflow Express",
+        "express_checkout_label": "PayPal",
+        "express_checkout_short_label": "PayPal",
+        "express_checkout_payment_action": "charge",
+    },
+    IntegrationType.PAYPAL_EXPRESS: {
+        "label": "PayPal",
+        "short_label": "PayPal",
+        "client_id": "SandboxClientId",
+        "client_secret": "paypal-client-secret-1",
+        "sandbox_mode": True,
+        "payment_action": "authorize",
+    },
+    IntegrationType.AUTHORIZE_NET: {
+        "credit_card_label": "Credit Card",
+        "credit_card_short_label": "Card",
+        "allowed_card_types": ["visa"],
+        "api_login_id": "login123",
+        "transaction_key": "TxnKey0123456789",
+        "client_key": "PublicClientKey123",
+        "test_mode": True,
+        "payment_action": "charge",
+        "require_cvv": True,
+    },
+    IntegrationType.STRIPE: {
+        "label": "Credit Card",
+        "short_label": "Card",
+        "publishable_key": "pk_test_TestPublishable0001",
+        "secret_key": "sk_test_TestSecretKey000000001",
+        "webhook_signing_secret": "whsec_TestSigning0001",
+        "payment_action": "manual",
+    },
+}
+VALID_SETTINGS[IntegrationType.PAYMENTS_PRO] = {
+    **VALID_SETTINGS[IntegrationType.PAYFLOW_GATEWAY],
+    "express_checkout_name": "Payments Pro Express",
+}
+
+
+def form_data(type: str, name: str = "Test integration", **overrides: Any) -> dict[str, Any]:
+    """POST data for the integration form of `type`; a value of None drops the field."""
+    data = {"name": name, "is_active": True, **VALID_SETTINGS[type], **overrides}
+    if type in (IntegrationType.PAYFLOW_GATEWAY, IntegrationType.PAYMENTS_PRO):
+        data.setdefault("express_checkout_name", f"{name} Express")
+        if "express_checkout_name" not in overrides:
+            data["express_checkout_name"] = f"{name} Express"
+    return {key: value for key, value in data.items() if value is not None and value is not False}
+
+
+def create_integration(
+    type: str = IntegrationType.STRIPE, name: str = "Test integration", actor: User | None = None, **overrides: Any
+) -> Integration:
+    """Create an integration through its form and service, as the back-office does."""
+    form = form_class_for(type)(data=form_data(type, name, **overrides))
+    assert form.is_valid(), form.errors
+    return services.integration_create(
+        type=type,
+        name=form.cleaned_data["name"],
+        is_active=form.cleaned_data["is_active"],
+        environment=form.environment(),
+        settings=form.cleaned_settings(),
+        secrets=form.cleaned_secrets(),
+        actor=actor or UserFactory(groups=["Administrators"]),
+    )
