@@ -46,6 +46,7 @@ CARD_ACTIONS = [
 ]
 PAYFLOW_PARTNERS = ["PayPal", "PayPalCA", "AMEX", "VSA", "WPAY"]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+NAME_TAKEN = "An integration with this name already exists."
 
 
 def _text(label: str, *, initial: str = "", help_text: str = "", required: bool = True) -> Any:
@@ -142,7 +143,7 @@ class IntegrationForm(forms.Form):
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
-            raise forms.ValidationError("An integration with this name already exists.")
+            raise forms.ValidationError(NAME_TAKEN)
         return name
 
     def clean_api_base_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -14,7 +15,7 @@ from backoffice.audit import audit_entries_for
 from backoffice.roles import backoffice_view
 from integrations import selectors, services
 from integrations.adapters import has_remote_api
-from integrations.forms import FORMS, IntegrationForm, form_class_for
+from integrations.forms import FORMS, NAME_TAKEN, IntegrationForm, form_class_for
 from integrations.models import Integration
 from integrations.presentation import settings_sections
 from integrations.types import TYPE_DESCRIPTIONS, IntegrationType
@@ -87,17 +88,22 @@ def integration_create(request: HttpRequest) -> HttpResponse:
     form_class = form_class_for(type)
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        integration = services.integration_create(
-            type=type,
-            name=form.cleaned_data["name"],
-            is_active=form.cleaned_data["is_active"],
-            environment=form.environment(),
-            settings=form.cleaned_settings(),
-            secrets=form.cleaned_secrets(),
-            actor=request.user,  # type: ignore[arg-type]
-        )
-        messages.success(request, f"Created the integration “{integration.name}”.")
-        return redirect("integrations:detail", pk=integration.pk)
+        try:
+            integration = services.integration_create(
+                type=type,
+                name=form.cleaned_data["name"],
+                is_active=form.cleaned_data["is_active"],
+                environment=form.environment(),
+                settings=form.cleaned_settings(),
+                secrets=form.cleaned_secrets(),
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except IntegrityError:
+            # Another administrator saved the same name between validation and commit.
+            form.add_error("name", NAME_TAKEN)
+        else:
+            messages.success(request, f"Created the integration “{integration.name}”.")
+            return redirect("integrations:detail", pk=integration.pk)
     return _render_form(request, form, type_label=IntegrationType(type).label, integration=None)
 
 
@@ -107,17 +113,21 @@ def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
     integration = _live_integration(pk)
     form = form_class_for(integration.type)(request.POST or None, instance=integration)
     if request.method == "POST" and form.is_valid():
-        services.integration_update(
-            integration=integration,
-            name=form.cleaned_data["name"],
-            is_active=form.cleaned_data["is_active"],
-            environment=form.environment(),
-            settings=form.cleaned_settings(),
-            secrets=form.cleaned_secrets(),
-            actor=request.user,  # type: ignore[arg-type]
-        )
-        messages.success(request, f"Saved the integration “{form.cleaned_data['name']}”.")
-        return redirect("integrations:detail", pk=integration.pk)
+        try:
+            services.integration_update(
+                integration=integration,
+                name=form.cleaned_data["name"],
+                is_active=form.cleaned_data["is_active"],
+                environment=form.environment(),
+                settings=form.cleaned_settings(),
+                secrets=form.cleaned_secrets(),
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except IntegrityError:
+            form.add_error("name", NAME_TAKEN)
+        else:
+            messages.success(request, f"Saved the integration “{form.cleaned_data['name']}”.")
+            return redirect("integrations:detail", pk=integration.pk)
     return _render_form(
         request, form, type_label=integration.get_type_display(), integration=integration
     )

@@ -14,7 +14,7 @@ from integrations.models import Integration
 from integrations.types import IntegrationType
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -30,7 +30,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get(name=name))
 
 
-class PaymentTermFactory(factory.django.DjangoModelFactory):
+class PaymentTermFactory(factory.django.DjangoModelFactory[PaymentTerm]):
     class Meta:
         model = PaymentTerm
         django_get_or_create = ("label",)
@@ -38,7 +38,7 @@ class PaymentTermFactory(factory.django.DjangoModelFactory):
     label = "Net 30"
 
 
-class WebsiteFactory(factory.django.DjangoModelFactory):
+class WebsiteFactory(factory.django.DjangoModelFactory[Website]):
     class Meta:
         model = Website
 
@@ -46,14 +46,14 @@ class WebsiteFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"site{n}")
 
 
-class CustomerGroupFactory(factory.django.DjangoModelFactory):
+class CustomerGroupFactory(factory.django.DjangoModelFactory[CustomerGroup]):
     class Meta:
         model = CustomerGroup
 
     name = factory.Sequence(lambda n: f"Group {n}")
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -61,7 +61,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     group = factory.SubFactory(CustomerGroupFactory)
 
 
-class CustomerUserFactory(factory.django.DjangoModelFactory):
+class CustomerUserFactory(factory.django.DjangoModelFactory[CustomerUser]):
     class Meta:
         model = CustomerUser
 

@@ -33,6 +33,7 @@ def open_row_menu(page: Page, name: str) -> Locator:
 
 
 def fill_stripe_form(page: Page, *, name: str, secret_key: str) -> None:
+    shot(page, "debug-form")
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Publishable key").fill(PUBLISHABLE_KEY)
     page.get_by_label("Secret key").fill(secret_key)

@@ -25,4 +25,6 @@ class Command(BaseCommand):
                 integration.encrypted_secrets = secrets.rotate(integration.encrypted_secrets)
                 integration.save(update_fields=["encrypted_secrets"])
                 rotated += 1
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the secrets of {rotated} integrations."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Re-encrypted the secrets of {rotated} integrations.")
+        )
