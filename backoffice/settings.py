@@ -158,5 +158,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Both SDKs log whole requests at DEBUG: paypalrestsdk the Basic client_id:secret header,
+        # authorizenet the XML with the transaction key. Their warnings and errors carry none.
+        "paypalrestsdk": {"level": "WARNING"},
+        "authorizenet.sdk": {"level": "WARNING"},
+    },
 }

@@ -119,7 +119,6 @@ class IntegrationForm(forms.Form):
             field.required = instance is None and name not in self.optional_secret_fields
             stored = self.stored_secrets.get(name)
             if stored:
-                field.widget.attrs["placeholder"] = stored
                 field.help_text = " ".join(
                     str(part)
                     for part in (field.help_text, f"Stored: {stored}. Leave empty to keep it.")

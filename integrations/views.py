@@ -8,6 +8,8 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -191,7 +193,11 @@ def integration_check_connection(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _next_url(request: HttpRequest, integration: Integration) -> str:
-    """Back to the list when the action came from it, else to the integration's page."""
-    if request.POST.get("next") == "list":
-        return "integrations:list"
+    """Back to the list page the action came from (filters kept), else the integration's page."""
+    next_url = request.POST.get("next", "")
+    list_url = reverse("integrations:list")
+    if next_url.startswith(list_url) and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}
+    ):
+        return next_url
     return integration.get_absolute_url()

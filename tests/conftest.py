@@ -6,6 +6,14 @@ from django.test import Client
 
 from tests.factories import CustomerUserFactory, UserFactory
 
+pytest_plugins = ["tests.simulators.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Tests create many users; the production hasher would dominate the run."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 @pytest.fixture
 def admin_user(db: None) -> User:

@@ -140,7 +140,10 @@ def form_data(type: str, name: str = "Test integration", **overrides: Any) -> di
 
 
 def create_integration(
-    type: str = IntegrationType.STRIPE, name: str = "Test integration", actor: User | None = None, **overrides: Any
+    type: str = IntegrationType.STRIPE,
+    name: str = "Test integration",
+    actor: User | None = None,
+    **overrides: Any,
 ) -> Integration:
     """Create an integration through its form and service, as the back-office does."""
     form = form_class_for(type)(data=form_data(type, name, **overrides))

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import threading
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 from authorizenet import apicontractsv1, apicontrollers, apicontrollersbase, constants
 
 from integrations.adapters.base import AdapterConfig, ConnectionCheck, Operation, unreachable
 
+# The path of the XML API on every Authorize.Net host; an endpoint override gives only the base URL.
+API_PATH = urlsplit(constants.constants.SANDBOX).path
 _ENDPOINT_LOCK = threading.Lock()
 _call_timeout = threading.local()
 
@@ -48,7 +51,7 @@ class AuthorizeNetAdapter:
 
     def _endpoint(self) -> str:
         if self.config.api_base_url:
-            return self.config.api_base_url
+            return self.config.api_base_url + API_PATH
         return (
             constants.constants.SANDBOX if self.config.sandbox else constants.constants.PRODUCTION
         )
@@ -84,5 +87,7 @@ class AuthorizeNetAdapter:
             )
         return ConnectionCheck(
             ok=False,
-            message=f"Authorize.Net refused the credentials: {message.text} ({message.code}).",
+            # message["text"], not message.text: on an lxml.objectify element `.text` is the
+            # element's own text (None here), which hides the <text> child.
+            message=f"Authorize.Net refused the credentials: {message['text']} ({message.code}).",
         )

@@ -6,6 +6,8 @@ length tag (`COMMENT1[5]=a&b=c`), and responses may use length tags the same way
 
 from __future__ import annotations
 
+import math
+
 import requests
 
 LIVE_HOST = "https://payflowpro.paypal.com"
@@ -101,7 +103,8 @@ def call(
         headers={
             "Content-Type": "text/namevalue",
             "X-VPS-REQUEST-ID": request_id,
-            "X-VPS-CLIENT-TIMEOUT": str(int(timeout_seconds)),
+            # Whole seconds; int() would turn a sub-second timeout into 0 ("no time at all").
+            "X-VPS-CLIENT-TIMEOUT": str(max(1, math.ceil(timeout_seconds))),
         },
         timeout=timeout_seconds,
         verify=verify_ssl,

@@ -44,6 +44,10 @@ class StripeAdapter:
             return ConnectionCheck(
                 ok=False, message=f"Stripe answered with an error: {error.user_message or error}"
             )
+        except UnicodeDecodeError:
+            # The SDK's debug logging decodes every body as UTF-8 before the body is parsed, so a
+            # garbled answer raises this instead of stripe.APIError.
+            return ConnectionCheck(ok=False, message="Stripe's answer could not be read.")
         mode = "live" if balance.livemode else "test"
         return ConnectionCheck(
             ok=True, message=f"Connected to Stripe ({mode} mode); the secret key works."

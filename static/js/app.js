@@ -13,4 +13,13 @@
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { closeMenus(null); }
   });
+  // After a refused submit, bring the first invalid field into view and focus it: it may be far
+  // down a long settings form, and a secret field has to be typed again.
+  document.addEventListener("DOMContentLoaded", function () {
+    var invalid = document.querySelector("form [aria-invalid=true]");
+    if (invalid) {
+      invalid.focus({ preventScroll: true });
+      invalid.scrollIntoView({ block: "center" });
+    }
+  });
 })();

@@ -54,7 +54,10 @@ def test_sales_may_view_terms_but_not_change_them(sales_client):
     term = PaymentTermFactory()
     assert sales_client.get("/admin/payment-terms/").status_code == 200
     assert sales_client.get("/admin/payment-terms/new/").status_code == 403
-    assert sales_client.post(f"/admin/payment-terms/{term.pk}/edit/", {"label": "x"}).status_code == 403
+    assert (
+        sales_client.post(f"/admin/payment-terms/{term.pk}/edit/", {"label": "x"}).status_code
+        == 403
+    )
     assert "Create Payment Term" not in sales_client.get("/admin/payment-terms/").content.decode()
 
 

@@ -19,7 +19,9 @@ def _seed() -> None:
 
 def test_seed_demo_creates_the_documented_logins_and_one_integration_of_every_type():
     _seed()
-    assert authenticate(username="admin", password="admin-demo").has_perm("integrations.add_integration")
+    assert authenticate(username="admin", password="admin-demo").has_perm(
+        "integrations.add_integration"
+    )
     sales = authenticate(username="sales", password="sales-demo")
     assert sales.has_perm("integrations.view_integration")
     assert not sales.has_perm("integrations.change_integration")
@@ -37,4 +39,8 @@ def test_seed_demo_is_idempotent():
     _seed()
     counts = (Integration.objects.count(), PaymentMethod.objects.count(), Customer.objects.count())
     _seed()
-    assert (Integration.objects.count(), PaymentMethod.objects.count(), Customer.objects.count()) == counts
+    assert (
+        Integration.objects.count(),
+        PaymentMethod.objects.count(),
+        Customer.objects.count(),
+    ) == counts

@@ -17,7 +17,8 @@ def _manage(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProce
     clean_env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "DEBUG", "ALLOWED_HOSTS"}
+        if key
+        not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "DEBUG", "ALLOWED_HOSTS"}
     }
     clean_env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env})
     return subprocess.run(

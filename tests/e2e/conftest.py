@@ -1,4 +1,4 @@
-"""Browser tests: Playwright's sync API driving Debian's Chromium against pytest-django's live_server.
+"""Browser tests: Playwright's sync API drives Debian's Chromium against the live_server.
 
 Every test in this package is marked `browser` (run only these with `pytest -m browser`, skip them
 with `-m "not browser"`) and skipped when /usr/bin/chromium is missing. `playwright install` is
@@ -10,18 +10,16 @@ the pages while changing templates. Nothing is written by default.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
-
-# Playwright's sync API runs an asyncio event loop in the test thread; Django then refuses ORM
-# calls from that thread ("You cannot call this from an async context") unless told otherwise.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,7 +38,9 @@ SCREENSHOT_DIR = os.environ.get("E2E_SCREENSHOTS", "")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # This hook sees the whole session's items: touch only the ones in this package.
-    skip = pytest.mark.skip(reason=f"Chromium is not installed at {CHROMIUM} (apt install chromium)")
+    skip = pytest.mark.skip(
+        reason=f"Chromium is not installed at {CHROMIUM} (apt install chromium)"
+    )
     for item in items:
         if HERE not in item.path.parents:
             continue
@@ -49,13 +49,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# Package scope rather than session scope: while Playwright runs, the test thread has a running
+# asyncio loop, which changes how Django looks up database connections (asgiref keeps them per
+# context instead of per thread) and breaks asyncio.run(). All tests here use live_server, so
+# pytest-django's ordering by database use keeps them together: the browser is still launched once
+# per run, and stopped before any test outside this package.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as instance:
-        yield instance
+    with pytest.MonkeyPatch.context() as patch:
+        # Playwright's sync API runs its event loop in the test thread; Django then refuses ORM
+        # calls from that thread ("You cannot call this from an async context") unless told
+        # otherwise. Set only while the browser tests run: `manage.py check --deploy` flags it.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as instance:
+            yield instance
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -65,12 +75,28 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
+def backoffice_roles(transactional_db: None) -> None:
+    """The Administrators and Sales groups, as migration backoffice 0002_roles creates them.
+
+    live_server needs a transactional database, which is flushed after each test: the groups go,
+    and the permissions come back (post_migrate). A serialized rollback cannot restore them: its
+    copy hangs on the connection object Django uses while no event loop runs, not on the one
+    it uses while Playwright's loop runs.
+    """
+    roles = importlib.import_module("backoffice.migrations.0002_roles").GROUP_PERMISSIONS
+    for name, codes in roles.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            [
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                for app_label, codename in (code.split(".") for code in codes)
+            ]
+        )
+
+
+@pytest.fixture
 def context(
-    browser: Browser,
-    live_server: LiveServer,
-    # live_server flushes the database after each test, which drops the groups the migrations
-    # created; a serialized rollback restores them before each test.
-    django_db_serialized_rollback: None,
+    browser: Browser, live_server: LiveServer, backoffice_roles: None
 ) -> Iterator[BrowserContext]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(5_000)
@@ -88,6 +114,7 @@ def login(page: Page, live_server: LiveServer, username: str, password: str = PA
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
+    shot(page, f"login-{username}")
     page.get_by_role("button", name="Sign in").click()
     expect(page).not_to_have_url(re.compile(r"/login/"))
 

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_every_change_is_audited_and_shown_on_the_integration_page(admin_client, admin_user):
     admin_client.post(
-        "/admin/integrations/new/?type=money_order", form_data(IntegrationType.MONEY_ORDER, "Checks")
+        "/admin/integrations/new/?type=money_order",
+        form_data(IntegrationType.MONEY_ORDER, "Checks"),
     )
     integration = Integration.objects.get(name="Checks")
     admin_client.post(
@@ -43,18 +44,21 @@ def test_every_change_is_audited_and_shown_on_the_integration_page(admin_client,
 
 def test_saving_without_changes_adds_no_entry(admin_client):
     admin_client.post(
-        "/admin/integrations/new/?type=payment_term", form_data(IntegrationType.PAYMENT_TERM, "Terms")
+        "/admin/integrations/new/?type=payment_term",
+        form_data(IntegrationType.PAYMENT_TERM, "Terms"),
     )
     integration = Integration.objects.get()
     admin_client.post(
-        f"/admin/integrations/{integration.pk}/edit/", form_data(IntegrationType.PAYMENT_TERM, "Terms")
+        f"/admin/integrations/{integration.pk}/edit/",
+        form_data(IntegrationType.PAYMENT_TERM, "Terms"),
     )
     assert AuditEntry.objects.filter(object_id=integration.pk).count() == 1
 
 
 def test_activating_an_active_integration_changes_nothing(admin_client):
     admin_client.post(
-        "/admin/integrations/new/?type=payment_term", form_data(IntegrationType.PAYMENT_TERM, "Terms")
+        "/admin/integrations/new/?type=payment_term",
+        form_data(IntegrationType.PAYMENT_TERM, "Terms"),
     )
     integration = Integration.objects.get()
     response = admin_client.post(f"/admin/integrations/{integration.pk}/activate/")

@@ -26,7 +26,9 @@ def production(settings):
 
 
 def _post_new(client, type, **overrides):
-    return client.post(f"/admin/integrations/new/?type={type}", form_data(type, "Guarded", **overrides))
+    return client.post(
+        f"/admin/integrations/new/?type={type}", form_data(type, "Guarded", **overrides)
+    )
 
 
 def test_sandbox_deployment_refuses_live_stripe_keys(admin_client):
@@ -60,7 +62,9 @@ def test_production_accepts_live_stripe_keys(admin_client, production):
         (IntegrationType.AUTHORIZE_NET, "test_mode"),
     ],
 )
-def test_production_saves_a_test_mode_integration_only_inactive(admin_client, production, type, mode_field):
+def test_production_saves_a_test_mode_integration_only_inactive(
+    admin_client, production, type, mode_field
+):
     refused = _post_new(admin_client, type, **{mode_field: True})
     assert refused.status_code == 400
     assert "cannot be active in a production deployment" in refused.content.decode()
@@ -74,7 +78,10 @@ def test_production_saves_a_test_mode_integration_only_inactive(admin_client, pr
 
 @pytest.mark.parametrize(
     ("type", "mode_field"),
-    [(IntegrationType.PAYFLOW_GATEWAY, "test_mode"), (IntegrationType.PAYPAL_EXPRESS, "sandbox_mode")],
+    [
+        (IntegrationType.PAYFLOW_GATEWAY, "test_mode"),
+        (IntegrationType.PAYPAL_EXPRESS, "sandbox_mode"),
+    ],
 )
 def test_sandbox_deployment_refuses_to_activate_a_live_integration(admin_client, type, mode_field):
     response = _post_new(admin_client, type, **{mode_field: None})

@@ -24,7 +24,8 @@ def test_a_concurrently_taken_name_is_a_form_error_not_a_500(admin_client, admin
 
     monkeypatch.setattr(services, "integration_create", create_after_the_other_admin)
     response = admin_client.post(
-        "/admin/integrations/new/?type=money_order", form_data(IntegrationType.MONEY_ORDER, "Cheques")
+        "/admin/integrations/new/?type=money_order",
+        form_data(IntegrationType.MONEY_ORDER, "Cheques"),
     )
     assert response.status_code == 400
     assert "An integration with this name already exists." in response.content.decode()
@@ -34,7 +35,9 @@ def test_a_concurrently_taken_name_is_a_form_error_not_a_500(admin_client, admin
 def test_the_database_keeps_live_names_unique_case_insensitively(admin_user):
     create_integration(IntegrationType.MONEY_ORDER, name="Checks")
     with pytest.raises(IntegrityError):
-        Integration.objects.create(type=IntegrationType.MONEY_ORDER, name="CHECKS", environment="offline")
+        Integration.objects.create(
+            type=IntegrationType.MONEY_ORDER, name="CHECKS", environment="offline"
+        )
 
 
 def test_stripe_payment_action_decides_the_methods_action(admin_user):
@@ -61,3 +64,17 @@ def test_method_identifiers_are_stable_across_edits(admin_client):
         "Payflow renamed",
         "Payflow renamed Express",
     }
+
+
+def test_deactivating_from_a_filtered_list_returns_to_that_list(admin_client):
+    integration = create_integration(IntegrationType.MONEY_ORDER, name="Checks")
+    list_url = "/admin/integrations/?type=money_order&sort=-name&page=1"
+    response = admin_client.post(
+        f"/admin/integrations/{integration.pk}/deactivate/", {"next": list_url}
+    )
+    assert response.url == list_url
+    elsewhere = admin_client.post(
+        f"/admin/integrations/{integration.pk}/activate/",
+        {"next": "https://evil.example/admin/integrations/"},
+    )
+    assert elsewhere.url == f"/admin/integrations/{integration.pk}/"

@@ -1,0 +1,165 @@
+"""What every provider simulator shares: a loopback server in a thread, a request log, faults.
+
+A simulator is a `ThreadingHTTPServer` on 127.0.0.1 and a free port. A subclass holds the
+provider's state (known credentials, later payments) and answers requests in `answer()`; the
+shared `respond()` records each request and injects the fault a test asked for.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import traceback
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+logger = logging.getLogger(__name__)
+
+# Not valid JSON, XML or NVP, and not valid UTF-8 either.
+GARBAGE = b"\x00\xff<<not a provider answer"
+
+
+class Fault(enum.Enum):
+    """What a simulator does instead of answering properly."""
+
+    HTTP_500 = "http_500"  # an internal server error
+    GARBAGE = "garbage"  # HTTP 200 with a body no client can parse
+    SLOW = "slow"  # the proper answer, but only after `slow_seconds`
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Simulator(ThreadingHTTPServer):
+    """A provider's API on http://127.0.0.1:<free port>, served from a background thread."""
+
+    daemon_threads = True
+    # The Content-Type the provider uses; also sent with `Fault.GARBAGE`.
+    content_type = "application/json"
+    internal_error = Response(500, b"<html><h1>500 Internal Server Error</h1></html>", "text/html")
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fault: Fault | None = None
+        self.slow_seconds = 2.0
+        self.received: list[Request] = []
+        # Exceptions raised by `answer()`: a bug in the simulator, which the fixtures report.
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._release_slow = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=type(self).__name__,
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release_slow.set()
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def reset(self) -> None:
+        """Forget the fault, the request log and the provider's state."""
+        # Slow answers still waiting from the last test finish now instead of later.
+        self._release_slow.set()
+        self._release_slow = threading.Event()
+        self.fault = None
+        self.slow_seconds = 2.0
+        with self._lock:
+            self.received.clear()
+            self.errors.clear()
+
+    def respond(self, request: Request) -> Response:
+        with self._lock:
+            self.received.append(request)
+        fault = self.fault
+        if fault is Fault.HTTP_500:
+            return self.internal_error
+        if fault is Fault.GARBAGE:
+            return Response(200, GARBAGE, self.content_type)
+        if fault is Fault.SLOW:
+            self._release_slow.wait(self.slow_seconds)
+        try:
+            return self.answer(request)
+        except Exception:
+            with self._lock:
+                self.errors.append(traceback.format_exc())
+            return Response(599, b"simulator error", "text/plain")
+
+    def answer(self, request: Request) -> Response:
+        """The provider's answer to `request`; subclasses implement their API here."""
+        raise NotImplementedError
+
+    def not_simulated(self, request: Request) -> Response:
+        body = f"{type(self).__name__} does not simulate {request.method} {request.path}"
+        return Response(501, body.encode(), "text/plain")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Simulator
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        request = Request(
+            method=self.command,
+            path=url.path,
+            query=parse_qs(url.query),
+            headers=self.headers,
+            body=self.rfile.read(length),
+        )
+        response = self.server.respond(request)
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped waiting (a timeout); there is no one to answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Only the request line is logged: bodies and headers carry credentials.
+        logger.debug("%s: %s", type(self.server).__name__, format % args)
