@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.db import models
+from django_countries.fields import CountryField
 
+from backoffice.models import CustomerGroup, Website
 from integrations.models import PaymentMethod
 
 
@@ -14,6 +16,10 @@ class PaymentRule(models.Model):
     currency = models.CharField(max_length=3)
     stop_processing = models.BooleanField("stop further rule processing", default=False)
     expression = models.TextField(blank=True, default="")
+    websites = models.ManyToManyField(Website, blank=True, related_name="+")
+    customer_groups = models.ManyToManyField(CustomerGroup, blank=True, related_name="+")
+    min_total = models.DecimalField(max_digits=19, decimal_places=4, null=True, blank=True)
+    max_total = models.DecimalField(max_digits=19, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -42,3 +48,26 @@ class PaymentRuleMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} · {self.method}"
+
+
+class PaymentRuleDestination(models.Model):
+    """Where a rule applies: a country, optionally one of its regions and some postal codes."""
+
+    rule = models.ForeignKey(PaymentRule, on_delete=models.CASCADE, related_name="destinations")
+    country = CountryField()
+    # ISO 3166-2 code such as "US-CA"; '' for the whole country.
+    region = models.CharField(max_length=10, blank=True, default="")
+    # Comma-separated exact codes or patterns with `*`, e.g. "10001, 940*"; '' for any.
+    postal_codes = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["country", "region"])]
+
+    def __str__(self) -> str:
+        parts = [self.region, str(self.country)]
+        text = ", ".join(p for p in parts if p)
+        return f"{text} {self.postal_codes}".strip()
+
+    def postal_patterns(self) -> list[str]:
+        return [code.strip() for code in self.postal_codes.split(",") if code.strip()]
