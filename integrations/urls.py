@@ -10,8 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.integration_detail, name="detail"),
     path("<int:pk>/edit/", views.integration_edit, name="edit"),
     path("<int:pk>/activate/", views.integration_set_active, {"active": True}, name="activate"),
-    path(
-        "<int:pk>/deactivate/", views.integration_set_active, {"active": False}, name="deactivate"
-    ),
+    path("<int:pk>/deactivate/", views.integration_deactivate, name="deactivate"),
+    path("<int:pk>/delete/", views.integration_delete, name="delete"),
     path("<int:pk>/check-connection/", views.integration_check_connection, name="check"),
 ]

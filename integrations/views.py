@@ -8,14 +8,16 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from backoffice.audit import audit_entries_for
 from backoffice.roles import backoffice_view
-from integrations import selectors, services
+from integrations import deletion, selectors, services
 from integrations.adapters import has_remote_api
 from integrations.forms import FORMS, NAME_TAKEN, IntegrationForm, form_class_for
 from integrations.models import Integration
@@ -201,3 +203,71 @@ def _next_url(request: HttpRequest, integration: Integration) -> str:
     ):
         return next_url
     return integration.get_absolute_url()
+
+
+@backoffice_view("integrations.delete_integration")
+def integration_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the impact, as a page or (for the in-page dialog) a fragment. POST: delete."""
+    integration = get_object_or_404(Integration, pk=pk)
+    if integration.is_deleted:
+        if request.method == "POST":  # a second click, a retried request
+            messages.info(request, f"{integration.name} has already been deleted.")
+            return redirect("integrations:list")
+        raise Http404("This integration has been deleted.")
+    if request.method == "POST":
+        try:
+            report = deletion.integration_delete(
+                integration=integration,
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except deletion.DeletionError as error:
+            messages.error(request, str(error))
+            return redirect("integrations:list")
+        messages.success(request, _deletion_summary(report, integration))
+        return redirect("integrations:list")
+    return _confirmation(request, integration, action="delete")
+
+
+@backoffice_view("integrations.change_integration")
+def integration_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what deactivating would take out of checkout. POST: deactivate."""
+    if request.method == "POST":
+        return integration_set_active(request, pk, active=False)
+    return _confirmation(request, _live_integration(pk), action="deactivate")
+
+
+def _confirmation(request: HttpRequest, integration: Integration, *, action: str) -> HttpResponse:
+    impact = deletion.deletion_impact(integration=integration)
+    context = {
+        "integration": integration,
+        "impact": impact,
+        "action": action,
+        "review_url": _rules_url(impact.affected_rule_ids, integration),
+        "next": request.GET.get("next", ""),
+    }
+    if request.GET.get("partial") == "1":
+        return render(request, "integrations/_confirm_body.html", context)
+    return render(request, "integrations/confirm.html", context)
+
+
+def _rules_url(rule_ids: list[int], integration: Integration) -> str:
+    base = reverse("rules:list")
+    if rule_ids:
+        return f"{base}?ids={','.join(str(pk) for pk in rule_ids)}"
+    return f"{base}?integration={integration.pk}"
+
+
+def _deletion_summary(report: deletion.DeletionReport, integration: Integration) -> str:
+    if not report.rules_affected:
+        return f"Deleted {report.name}."
+    text = (
+        f"Deleted {report.name}. Disabled {report.rule_methods_disabled} payment "
+        f"method{pluralize(report.rule_methods_disabled)} in {report.rules_affected} "
+        f"rule{pluralize(report.rules_affected)}; {report.rules_disabled} "
+        f"rule{pluralize(report.rules_disabled)} disabled."
+    )
+    return format_html(
+        '{} <a href="{}" target="_blank" rel="noopener">Review the affected payment rules</a>',
+        text,
+        _rules_url(report.affected_rule_ids, integration),
+    )

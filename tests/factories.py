@@ -157,3 +157,25 @@ def create_integration(
         secrets=form.cleaned_secrets(),
         actor=actor or UserFactory(groups=["Administrators"]),
     )
+
+
+def create_rule_with_methods(
+    name: str,
+    methods: list[Any],
+    *,
+    currency: str = "USD",
+    sort_order: int = 0,
+    enabled: bool = True,
+    disabled_methods: tuple[Any, ...] = (),
+) -> Any:
+    """A payment rule using `methods` (PaymentMethod rows); those in `disabled_methods` are off."""
+    from rules.models import PaymentRule, PaymentRuleMethod
+
+    rule = PaymentRule.objects.create(
+        name=name, currency=currency, sort_order=sort_order, enabled=enabled
+    )
+    PaymentRuleMethod.objects.bulk_create(
+        PaymentRuleMethod(rule=rule, method=method, enabled=method not in disabled_methods)
+        for method in methods
+    )
+    return rule

@@ -73,12 +73,14 @@ PAGES = [
     Page("get", "/admin/integrations/{pk}/", sales=200, admin=200),
     Page("get", "/admin/integrations/{pk}/edit/", sales=403, admin=200),
     Page("post", "/admin/integrations/{pk}/activate/", sales=403, admin=302),
+    Page("get", "/admin/integrations/{pk}/deactivate/", sales=403, admin=200),
     Page("post", "/admin/integrations/{pk}/deactivate/", sales=403, admin=302),
+    Page("get", "/admin/integrations/{pk}/delete/", sales=403, admin=200),
     Page("post", "/admin/integrations/{pk}/check-connection/", sales=403, admin=302),
 ]
+# Deactivate and delete answer GET with their confirmation; these only take POST.
 POST_ONLY = [
     "/admin/integrations/{pk}/activate/",
-    "/admin/integrations/{pk}/deactivate/",
     "/admin/integrations/{pk}/check-connection/",
 ]
 

@@ -44,3 +44,32 @@ def test_seed_demo_is_idempotent():
         PaymentMethod.objects.count(),
         Customer.objects.count(),
     ) == counts
+
+
+def test_seed_demo_rules_give_different_checkouts_different_methods():
+    from decimal import Decimal
+
+    from backoffice.models import CustomerGroup
+    from rules.evaluation import Address, Checkout, resolve_methods
+    from rules.models import PaymentRule
+
+    _seed()
+    stripe_rules = PaymentRule.objects.filter(methods__method__integration__name="Demo Stripe")
+    assert stripe_rules.count() >= 2
+    assert any(rule.methods.count() == 1 for rule in stripe_rules)
+    assert PaymentRule.objects.exclude(expression="").exists()
+    assert PaymentRule.objects.filter(destinations__postal_codes__contains="*").exists()
+    assert PaymentRule.objects.filter(customer_groups__isnull=False).exists()
+
+    def labels(**kwargs):
+        checkout = Checkout(currency="USD", total=Decimal("120.00"), **kwargs)
+        return [m.admin_label for m in resolve_methods(checkout).methods]
+
+    government = CustomerGroup.objects.get(name="Government")
+    texas = Address(country="US", region="US-TX", postal_code="75001")
+    assert labels(
+        customer_group_id=government.pk, payment_term="Net 60", billing_address=texas
+    ) == ["Demo Payment Terms"]
+    california = Address(country="US", region="US-CA", postal_code="94107")
+    assert "Demo Payflow Gateway" in labels(billing_address=california)
+    assert "Demo Payflow Gateway" not in labels(billing_address=texas)

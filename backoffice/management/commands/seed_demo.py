@@ -14,6 +14,8 @@ from integrations import services
 from integrations.forms import form_class_for
 from integrations.models import Integration
 from integrations.types import IntegrationType
+from rules.models import PaymentRule
+from rules.services import DestinationData, RuleData, RuleMethodData, rule_save
 
 DEMO_USERS = [
     # username, password, first name, last name, group
@@ -151,9 +153,11 @@ class Command(BaseCommand):
             admin = self._users()
             self._sales_context()
             created = self._integrations(admin)
+            rules_created = self._rules(admin)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready ({created} integrations created). Sign in as admin / admin-demo, "
+                f"Demo data ready ({created} integrations, {rules_created} payment rules created). "
+                "Sign in as admin / admin-demo, "
                 "sales / sales-demo or buyer / buyer-demo."
             )
         )
@@ -225,3 +229,103 @@ class Command(BaseCommand):
             )
             created += 1
         return created
+
+    def _rules(self, admin: User) -> int:
+        def method(integration_name: str, kind: str) -> RuleMethodData:
+            integration = Integration.objects.alive().get(name=integration_name)
+            return RuleMethodData(method=integration.methods.get(kind=kind))
+
+        created = 0
+        for spec in DEMO_RULES:
+            if PaymentRule.objects.filter(name=spec["name"]).exists():
+                continue
+            data = RuleData(
+                name=spec["name"],
+                enabled=True,
+                sort_order=spec["sort_order"],
+                currency=spec["currency"],
+                stop_processing=spec.get("stop_processing", False),
+                expression=spec.get("expression", ""),
+                websites=tuple(Website.objects.filter(code__in=spec.get("websites", []))),
+                customer_groups=tuple(
+                    CustomerGroup.objects.filter(name__in=spec.get("groups", []))
+                ),
+                min_total=None,
+                max_total=None,
+                destinations=tuple(DestinationData(*d) for d in spec.get("destinations", [])),
+                methods=tuple(method(*m) for m in spec["methods"]),
+            )
+            rule_save(rule=None, data=data, actor=admin)
+            created += 1
+        return created
+
+
+DEMO_RULES: list[dict[str, Any]] = [
+    {
+        "name": "Government: invoice only",
+        "sort_order": 1,
+        "currency": "USD",
+        "groups": ["Government"],
+        "stop_processing": True,
+        "methods": [("Demo Payment Terms", "payment_term")],
+    },
+    {
+        "name": "US cards",
+        "sort_order": 10,
+        "currency": "USD",
+        "destinations": [("US", "", "")],
+        "methods": [("Demo Stripe", "credit_card")],
+    },
+    {
+        "name": "Wholesale: terms, checks and cards",
+        "sort_order": 20,
+        "currency": "USD",
+        "groups": ["Wholesale"],
+        "methods": [
+            ("Demo Payment Terms", "payment_term"),
+            ("Demo Check/Money Order", "money_order"),
+            ("Demo Stripe", "credit_card"),
+        ],
+    },
+    {
+        "name": "California and New York: Payflow",
+        "sort_order": 30,
+        "currency": "USD",
+        "destinations": [("US", "US-CA", "90*, 94*, 95*"), ("US", "US-NY", "100*, 10001")],
+        "methods": [
+            ("Demo Payflow Gateway", "credit_card"),
+            ("Demo Payflow Gateway", "express_checkout"),
+        ],
+    },
+    {
+        "name": "Large orders: bank payments",
+        "sort_order": 40,
+        "currency": "USD",
+        "expression": "total >= 5000.0",
+        "methods": [
+            ("Demo Authorize.Net", "echeck"),
+            ("Demo Check/Money Order", "money_order"),
+        ],
+    },
+    {
+        "name": "PayPal under the Payflow limit",
+        "sort_order": 50,
+        "currency": "USD",
+        "expression": "total < 99999.0 && lineItems.all(li, li.quantity >= 1)",
+        "methods": [
+            ("Demo PayPal Express", "paypal_express"),
+            ("Demo Authorize.Net", "credit_card"),
+        ],
+    },
+    {
+        "name": "EU store: cards",
+        "sort_order": 10,
+        "currency": "EUR",
+        "websites": ["eu"],
+        "destinations": [("DE", "", ""), ("FR", "", ""), ("NL", "", "")],
+        "methods": [
+            ("Demo Payments Pro", "credit_card"),
+            ("Demo Check/Money Order", "money_order"),
+        ],
+    },
+]

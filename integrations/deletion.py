@@ -1,0 +1,198 @@
+"""Deleting or deactivating an integration: what it affects, shown first, then done at once.
+
+Deletion disables the integration's methods in every rule that uses them, disables each rule
+left with no enabled method, wipes the integration's secrets and leaves a tombstone so that past
+payments keep their labels. It runs a fixed number of SQL queries however many rules are
+affected: the impact is computed and applied with set-based statements, never rule by rule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from backoffice.audit import audit_record
+from backoffice.models import AuditEntry
+from integrations.models import Integration, PaymentMethod
+from rules.models import PaymentRule, PaymentRuleMethod
+
+PREVIEW_SIZE = 10
+# Beyond this many rules, the review link narrows by integration instead of listing ids.
+MAX_LINKED_IDS = 200
+
+
+class DeletionError(Exception):
+    """The integration cannot be deleted (e.g. it already was); the message is for the user."""
+
+
+@dataclass(frozen=True)
+class RulePreview:
+    total: int
+    names: list[str]  # at most PREVIEW_SIZE, in rule order
+
+    @property
+    def more(self) -> int:
+        return max(self.total - len(self.names), 0)
+
+
+@dataclass(frozen=True)
+class Impact:
+    integration: Integration
+    affected_rules: RulePreview  # rules that use any of the integration's methods
+    rules_to_disable: RulePreview  # enabled rules left with no enabled method
+    methods: list[PaymentMethod]  # the integration's methods used by those rules
+    affected_rule_ids: list[int] = field(default_factory=list)  # empty when too many to link
+
+    @property
+    def has_dependents(self) -> bool:
+        return self.affected_rules.total > 0
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    name: str
+    rule_methods_disabled: int
+    rules_affected: int
+    rules_disabled: int
+    affected_rule_ids: list[int]
+
+
+def _rules_using(integration: Integration) -> QuerySet[PaymentRule]:
+    uses = PaymentRuleMethod.objects.filter(rule=OuterRef("pk"), method__integration=integration)
+    return PaymentRule.objects.filter(Exists(uses))
+
+
+def _rules_left_without_enabled_method(integration: Integration) -> QuerySet[PaymentRule]:
+    """Enabled rules whose every enabled method belongs to `integration`."""
+    own_enabled = PaymentRuleMethod.objects.filter(
+        rule=OuterRef("pk"), enabled=True, method__integration=integration
+    )
+    other_enabled = PaymentRuleMethod.objects.filter(rule=OuterRef("pk"), enabled=True).exclude(
+        method__integration=integration
+    )
+    return PaymentRule.objects.filter(Q(enabled=True), Exists(own_enabled), ~Exists(other_enabled))
+
+
+def _preview(rules: QuerySet[PaymentRule]) -> RulePreview:
+    names = list(rules.order_by("sort_order", "id").values_list("name", flat=True)[:PREVIEW_SIZE])
+    return RulePreview(total=rules.count(), names=names)
+
+
+def deletion_impact(*, integration: Integration) -> Impact:
+    """What deleting or deactivating `integration` would change, for the confirmation."""
+    affected = _rules_using(integration)
+    preview = _preview(affected)
+    ids: list[int] = []
+    if preview.total <= MAX_LINKED_IDS:
+        ids = list(affected.order_by("sort_order", "id").values_list("pk", flat=True))
+    methods = list(
+        PaymentMethod.objects.filter(integration=integration, rule_methods__isnull=False)
+        .distinct()
+        .order_by("id")
+    )
+    return Impact(
+        integration=integration,
+        affected_rules=preview,
+        rules_to_disable=_preview(_rules_left_without_enabled_method(integration)),
+        methods=methods,
+        affected_rule_ids=ids,
+    )
+
+
+def _audit_rules(
+    rule_ids: QuerySet[PaymentRule], *, actor: User, changes: dict[str, object]
+) -> None:
+    """One audit entry per rule in `rule_ids`, in a single INSERT … SELECT."""
+    entries = AuditEntry._meta.db_table
+    rules = PaymentRule._meta.db_table
+    select_sql, select_params = rule_ids.values("pk").query.sql_with_params()
+    json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    now = timezone.now()
+    # Table names come from the models; every value is a parameter.
+    columns = "actor_id, action, object_type, object_id, object_repr, changes, created_at"
+    sql = (
+        f"INSERT INTO {entries} ({columns}) "  # noqa: S608
+        f"SELECT %s, %s, %s, r.id, SUBSTR(r.name, 1, 255), {json_placeholder}, %s "
+        f"FROM {rules} r WHERE r.id IN ({select_sql})"
+    )
+    params = [
+        actor.pk,
+        "payment_rule.updated",
+        PaymentRule._meta.label_lower,
+        json.dumps(changes),
+        now,
+        *select_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@transaction.atomic
+def integration_delete(*, integration: Integration, actor: User) -> DeletionReport:
+    """Delete an integration and disable what depended on it, in one transaction."""
+    locked = Integration.objects.select_for_update().filter(pk=integration.pk).first()
+    if locked is None or locked.is_deleted:
+        raise DeletionError("This integration has already been deleted.")
+    integration = locked
+    now = timezone.now()
+    reason = (
+        f"integration {integration.name} deleted on {now:%Y-%m-%d} by {actor.get_username()}"
+    )[:255]
+    # Everything is computed here, inside the transaction, from the current state: a rule
+    # added after the confirmation was shown is handled too. Set-based statements only.
+    affected = _rules_using(integration)
+    rules_affected = affected.count()
+    linked_ids = list(
+        affected.order_by("sort_order", "id").values_list("pk", flat=True)[: MAX_LINKED_IDS + 1]
+    )
+    rules_disabled = _rules_left_without_enabled_method(integration).update(
+        enabled=False, updated_at=now
+    )
+    # The rules just disabled are the affected ones stamped `now` and now disabled.
+    just_disabled = affected.filter(enabled=False, updated_at=now)
+    if rules_disabled:
+        _audit_rules(
+            just_disabled, actor=actor, changes={"enabled": [True, False], "methods": reason}
+        )
+    if rules_affected > rules_disabled:
+        _audit_rules(
+            affected.exclude(pk__in=just_disabled.values("pk")),
+            actor=actor,
+            changes={"methods": reason},
+        )
+    rule_methods_disabled = PaymentRuleMethod.objects.filter(
+        method__integration=integration, enabled=True
+    ).update(enabled=False, disabled_reason=reason)
+    # Rows a person had already switched off get the reason too: they can never come back.
+    PaymentRuleMethod.objects.filter(method__integration=integration, enabled=False).exclude(
+        disabled_reason=reason
+    ).update(disabled_reason=reason)
+    affected.exclude(updated_at=now).update(updated_at=now)
+
+    integration.methods.update(is_offered=False)
+    integration.deleted_at = now
+    integration.is_active = False
+    integration.encrypted_secrets = ""
+    integration.save(update_fields=["deleted_at", "is_active", "encrypted_secrets", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="integration.deleted",
+        target=integration,
+        changes={
+            "rules affected": rules_affected,
+            "rule methods disabled": rule_methods_disabled,
+            "rules disabled": rules_disabled,
+        },
+    )
+    return DeletionReport(
+        name=integration.name,
+        rule_methods_disabled=rule_methods_disabled,
+        rules_affected=rules_affected,
+        rules_disabled=rules_disabled,
+        affected_rule_ids=linked_ids if len(linked_ids) <= MAX_LINKED_IDS else [],
+    )
