@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django_countries.fields import CountryField
 
 
 class PaymentTerm(models.Model):
@@ -128,3 +129,55 @@ def _show(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)
+
+
+class Address(models.Model):
+    name = models.CharField(max_length=255, blank=True, default="")
+    street = models.CharField(max_length=255, blank=True, default="")
+    city = models.CharField(max_length=255, blank=True, default="")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    region = models.CharField(max_length=10, blank=True, default="")  # ISO 3166-2, e.g. US-CA
+    country = CountryField()
+
+    def __str__(self) -> str:
+        parts = [self.street, self.city, self.postal_code, self.region, str(self.country)]
+        return ", ".join(part for part in parts if part)
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    customer_user = models.ForeignKey(
+        CustomerUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    website = models.ForeignKey(Website, on_delete=models.PROTECT, related_name="orders")
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=19, decimal_places=4)
+    total = models.DecimalField(max_digits=19, decimal_places=4)
+    billing_address = models.ForeignKey(Address, on_delete=models.PROTECT, related_name="+")
+    shipping_address = models.ForeignKey(
+        Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Derived from the payment ledger by payments.services; stored so lists can filter on it.
+    payment_status = models.CharField(max_length=32, default="pending", db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    price = models.DecimalField(max_digits=19, decimal_places=4)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
