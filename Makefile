@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Rule resolution timings on SQLite and (when reachable) PostgreSQL; BENCH_SIZES=100,1000 to shorten.
+bench: install
+	$(BIN)/python -m bench.rules_resolution
 
 lint: install
 	$(BIN)/ruff check .

@@ -110,8 +110,20 @@ def validate(source: str) -> None:
         )
 
 
-def evaluate(source: str, variables: dict[str, Any]) -> bool:
-    """True when the expression holds; raises ExpressionProblem when it cannot be evaluated."""
+def context(variables: dict[str, Any]) -> cel.Context:
+    """`variables` prepared once for many expressions.
+
+    A dict passed to `evaluate()` is converted to CEL values on every call (~75 µs for a
+    checkout); a context is converted on first use and then reused (well under 1 µs).
+    """
+    return cel.Context(variables)
+
+
+def evaluate(source: str, variables: dict[str, Any] | cel.Context) -> bool:
+    """True when the expression holds; raises ExpressionProblem when it cannot be evaluated.
+
+    `variables` is a dict or, when evaluating many expressions over one checkout, a `context()`.
+    """
     try:
         result = compiled(source).execute(variables)
     except Exception as error:  # the engine raises several types; all mean "could not evaluate"
@@ -124,5 +136,5 @@ def evaluate(source: str, variables: dict[str, Any]) -> bool:
 def _first_sentence(error: BaseException) -> str:
     first = str(error).strip().split(". ")[0].rstrip(".")
     if "float" in first and "int" in first:
-        return f"{first}. Write numbers with a decimal point (99999.0) to compare with totals."
+        return f"{first}. Use decimal numbers in arithmetic on totals and prices (total * 2.0)."
     return f"{first}."

@@ -113,7 +113,10 @@ def rule_save(*, rule: PaymentRule | None, data: RuleData, actor: User) -> Payme
     )
     _save_methods(rule, data.methods)
     after = _snapshot(rule)
-    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    if created:  # a new rule's audit entry lists what it was created with
+        changes: dict[str, Any] = {k: v for k, v in after.items() if v not in ("", [], None)}
+    else:
+        changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     if created or changes:
         audit_record(
             actor=actor,

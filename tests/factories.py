@@ -179,3 +179,48 @@ def create_rule_with_methods(
         for method in methods
     )
     return rule
+
+
+def create_rule(
+    name: str = "Test rule",
+    *,
+    methods: list[Any] | None = None,
+    actor: User | None = None,
+    **overrides: Any,
+) -> Any:
+    """Create a payment rule through rules.services.rule_save, as the back-office does.
+
+    `methods` are PaymentMethods (enabled) or (PaymentMethod, enabled) pairs; without them the
+    rule gets the credit card method of a new Stripe integration.
+    """
+    from rules.models import PaymentRule
+    from rules.services import DestinationData, RuleData, RuleMethodData, rule_save
+
+    acting_user: Any = actor or UserFactory(groups=["Administrators"])
+    if methods is None:
+        integration = create_integration(
+            IntegrationType.STRIPE, name=f"{name} Stripe", actor=acting_user
+        )
+        methods = list(integration.methods.all())
+    fields: dict[str, Any] = {
+        "name": name,
+        "enabled": True,
+        "sort_order": 0,
+        "currency": "USD",
+        "stop_processing": False,
+        "expression": "",
+        "websites": (),
+        "customer_groups": (),
+        "min_total": None,
+        "max_total": None,
+        "destinations": (),
+        **overrides,
+    }
+    fields["destinations"] = tuple(
+        d if isinstance(d, DestinationData) else DestinationData(*d) for d in fields["destinations"]
+    )
+    fields["methods"] = tuple(
+        RuleMethodData(*m) if isinstance(m, tuple) else RuleMethodData(m) for m in methods
+    )
+    rule: PaymentRule = rule_save(rule=None, data=RuleData(**fields), actor=acting_user)
+    return rule

@@ -75,8 +75,12 @@
       dialog.close();
     }
   });
-  // Payment rule destinations: "Add destination" clones the formset's empty row (without this
-  // script an empty row is always there), and a row's region list follows its country.
+})();
+
+// Payment rule destinations: "Add destination" clones the formset's empty row (without this
+// script an empty row is always there), and a row's region list follows its country.
+(function () {
+  "use strict";
   function regionData() {
     var node = document.getElementById("subdivisions");
     return node ? JSON.parse(node.textContent) : {};
