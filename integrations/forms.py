@@ -1,8 +1,8 @@
 """One settings form per integration type.
 
 Each form knows which of its fields are secrets (encrypted, write-only: an empty field keeps the
-stored value) and lays its fields out in titled sections. `cleaned_settings()` and
-`cleaned_secrets()` hand the service what to store.
+stored value) and lays its fields out in titled sections. `integration_values()` hands the
+service what to store.
 """
 
 from __future__ import annotations
@@ -170,6 +170,16 @@ class IntegrationForm(forms.Form):
     def cleaned_settings(self) -> dict[str, Any]:
         skip = {"name", "is_active", *self.secret_fields}
         return {k: v for k, v in self.cleaned_data.items() if k not in skip and v not in (None,)}
+
+    def integration_values(self) -> dict[str, Any]:
+        """What integration_create/integration_update take from a valid form."""
+        return {
+            "name": self.cleaned_data["name"],
+            "is_active": self.cleaned_data["is_active"],
+            "environment": self.environment(),
+            "settings": self.cleaned_settings(),
+            "secrets": self.cleaned_secrets(),
+        }
 
     def cleaned_secrets(self) -> dict[str, str]:
         """The submitted secrets; an empty field means "keep what is stored"."""

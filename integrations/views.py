@@ -95,12 +95,8 @@ def integration_create(request: HttpRequest) -> HttpResponse:
         try:
             integration = services.integration_create(
                 type=type,
-                name=form.cleaned_data["name"],
-                is_active=form.cleaned_data["is_active"],
-                environment=form.environment(),
-                settings=form.cleaned_settings(),
-                secrets=form.cleaned_secrets(),
                 actor=request.user,  # type: ignore[arg-type]
+                **form.integration_values(),
             )
         except IntegrityError:
             # Another administrator saved the same name between validation and commit.
@@ -120,12 +116,8 @@ def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.integration_update(
                 integration=integration,
-                name=form.cleaned_data["name"],
-                is_active=form.cleaned_data["is_active"],
-                environment=form.environment(),
-                settings=form.cleaned_settings(),
-                secrets=form.cleaned_secrets(),
                 actor=request.user,  # type: ignore[arg-type]
+                **form.integration_values(),
             )
         except IntegrityError:
             form.add_error("name", NAME_TAKEN)

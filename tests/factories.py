@@ -150,12 +150,8 @@ def create_integration(
     assert form.is_valid(), form.errors
     return services.integration_create(
         type=type,
-        name=form.cleaned_data["name"],
-        is_active=form.cleaned_data["is_active"],
-        environment=form.environment(),
-        settings=form.cleaned_settings(),
-        secrets=form.cleaned_secrets(),
         actor=actor or UserFactory(groups=["Administrators"]),
+        **form.integration_values(),
     )
 
 

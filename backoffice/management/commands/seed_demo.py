@@ -220,12 +220,8 @@ class Command(BaseCommand):
                 )
             services.integration_create(
                 type=spec["type"],
-                name=form.cleaned_data["name"],
-                is_active=form.cleaned_data["is_active"],
-                environment=form.environment(),
-                settings=form.cleaned_settings(),
-                secrets=form.cleaned_secrets(),
                 actor=admin,
+                **form.integration_values(),
             )
             created += 1
         return created
