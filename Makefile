@@ -24,9 +24,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Rule resolution timings on SQLite and (when reachable) PostgreSQL; BENCH_SIZES=100,1000 to shorten.
+# Rule resolution, then integration deletion, timings on SQLite and (when reachable) PostgreSQL;
+# BENCH_SIZES=100,1000 to shorten. Both run even when the first fails; the status is the worst.
 bench: install
-	$(BIN)/python -m bench.rules_resolution
+	$(BIN)/python -m bench.rules_resolution; status=$$?; \
+	$(BIN)/python -m bench.integration_deletion || status=1; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """The back-office roles and the permissions each holds.
 
-Groups are created and given their permissions by a migration (backoffice 0002_roles), so a
-superuser can adjust them later in the database; code checks permissions, never group names.
+Groups are created and given their permissions by migrations (backoffice 0002_roles and
+0004_payment_roles), so a superuser can adjust them later in the database; code checks
+permissions, never group names.
 """
 
 from __future__ import annotations

@@ -25,25 +25,19 @@ is known); the parent only orchestrates. Settings (environment variables):
 from __future__ import annotations
 
 import json
-import math
 import os
-import platform
 import random
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import common
+from bench.common import ROOT, Column
+
 RESULTS = ROOT / "bench-results" / "rules_resolution.json"
 DEFAULT_SIZES = (100, 1_000, 10_000)
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 TARGET_MEDIAN_MS = 20.0
 TARGET_AT_RULES = 10_000
 SEED = 20261127
@@ -78,20 +72,13 @@ EXPRESSIONS = [
 
 
 def _child(label: str, sizes: list[int], out: Path) -> None:
-    import django
+    common.setup_django_and_migrate(label)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
-    django.setup()
-
-    from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from rules.evaluation import Outcome, resolve_methods
 
-    started = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
-    print(f"[{label}] migrated in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     world = _World()
     checkout = world.checkout()
     runs = int(os.environ.get("BENCH_RUNS", "50"))
@@ -128,14 +115,14 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
             profiler.disable()
             print(f"[{label}] profile of {runs} runs at {size} rules:", file=sys.stderr)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-        timings.sort()
+        stats = common.timing_stats(timings)
         result = {
             "database": label,
-            "database_version": _database_version(connection),
+            "database_version": common.database_version(connection),
             "rules": size,
-            "median_ms": round(statistics.median(timings), 3),
-            "p95_ms": round(timings[max(0, math.ceil(0.95 * len(timings)) - 1)], 3),
-            "min_ms": round(timings[0], 3),
+            "median_ms": stats.median_ms,
+            "p95_ms": stats.p95_ms,
+            "min_ms": stats.min_ms,
             "queries": len(queries),
             "candidates": len(resolution.trace),
             "expressions_evaluated": sum(t.outcome in reached for t in resolution.trace),
@@ -152,16 +139,6 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
         )
         results.append(result)
     out.write_text(json.dumps(results))
-
-
-def _database_version(connection: Any) -> str:
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version}"
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]}"
 
 
 class _World:
@@ -329,110 +306,29 @@ class _World:
             Groups.objects.bulk_create(groups, batch_size=1000)
             PaymentRuleDestination.objects.bulk_create(destinations, batch_size=1000)
             PaymentRuleMethod.objects.bulk_create(methods, batch_size=1000)
-        if connection.vendor == "postgresql":
-            # What autovacuum does after a bulk load; without statistics the planner takes the
-            # fresh tables for empty and scans them once per candidate rule.
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+        # Without statistics PostgreSQL's planner takes the fresh tables for empty and scans
+        # them once per candidate rule.
+        common.analyze(connection)
         self.count = size
 
 
 # --- parent: orchestrate ------------------------------------------------------------------------
 
 
-def _sizes() -> list[int]:
-    text = os.environ.get("BENCH_SIZES", "")
-    if not text.strip():
-        return list(DEFAULT_SIZES)
-    return sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+COLUMNS = [
+    Column("database", lambda r: str(r["database"]), numeric=False),
+    Column("rules", lambda r: f"{r['rules']:,}"),
+    Column("median ms", lambda r: f"{r['median_ms']:.2f}"),
+    Column("p95 ms", lambda r: f"{r['p95_ms']:.2f}"),
+    Column("queries", lambda r: str(r["queries"])),
+    Column("candidates", lambda r: str(r["candidates"])),
+    Column("expressions evaluated", lambda r: str(r["expressions_evaluated"])),
+]
 
 
-def _run_child(label: str, database_url: str, sizes: list[int]) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "DJANGO_SETTINGS_MODULE": "backoffice.settings",
-            "PAYMENTS_ENVIRONMENT": "sandbox",
-            "DEBUG": "false",
-            "LOG_LEVEL": "ERROR",  # the benchmark's rules include no broken expressions anyway
-        }
-        command = [sys.executable, "-m", "bench.rules_resolution", "--child", label, str(out)]
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [*command, ",".join(map(str, sizes))], cwd=ROOT, env=env, check=False
-        )
-        if completed.returncode != 0:
-            print(f"[{label}] failed with status {completed.returncode}", file=sys.stderr)
-            return []
-        results: list[dict[str, Any]] = json.loads(out.read_text())
-        return results
-
-
-def _postgres_server_url() -> str | None:
-    url = os.environ.get("BENCH_POSTGRES_URL", "").strip()
-    if url:
-        return url
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return DEFAULT_POSTGRES_URL
-    except OSError:
-        return None
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _postgres_admin(url: str, statement: str, database: str) -> None:
-    """Run `statement` ("CREATE DATABASE {}"…) for `database` on the server at `url`."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    admin_url = url if parts.path.strip("/") else _with_database(url, "postgres")
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        query = sql.SQL(statement).format(sql.Identifier(database))
-        conn.execute(query)
-
-
-def _run_postgres(sizes: list[int]) -> list[dict[str, Any]]:
-    server = _postgres_server_url()
-    if server is None:
-        print("PostgreSQL: no server (set BENCH_POSTGRES_URL); skipped.", file=sys.stderr)
-        return []
-    name = f"bench_payments_{os.getpid()}"
-    try:
-        _postgres_admin(server, "CREATE DATABASE {}", name)
-    except Exception as error:
-        print(f"PostgreSQL: cannot create a scratch database ({error}); skipped.", file=sys.stderr)
-        return []
-    try:
-        return _run_child("postgresql", _with_database(server, name), sizes)
-    finally:
-        _postgres_admin(server, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-
-
-def _table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| database | rules | median ms | p95 ms | queries | candidates | expressions evaluated |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r['database']} | {r['rules']:,} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} "
-            f"| {r['queries']} | {r['candidates']} | {r['expressions_evaluated']} |"
-        )
-    return "\n".join(lines)
-
-
-def _targets(results: list[dict[str, Any]]) -> dict[str, Any]:
-    by_database: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        by_database.setdefault(r["database"], []).append(r)
-    checks: dict[str, Any] = {}
-    for database, rows in by_database.items():
+def _targets(results: list[dict[str, Any]]) -> dict[str, bool]:
+    checks: dict[str, bool] = {}
+    for database, rows in common.by_database(results).items():
         checks[f"{database}: same query count at every size"] = (
             len({r["queries"] for r in rows}) == 1
         )
@@ -445,48 +341,26 @@ def _targets(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        label, out, child_sizes = sys.argv[2], Path(sys.argv[3]), sys.argv[4]
-        _child(label, [int(s) for s in child_sizes.split(",")], out)
+    child = common.child_arguments()
+    if child is not None:
+        _child(*child)
         return 0
-    sizes = _sizes()
-    wanted = {d.strip() for d in os.environ.get("BENCH_DATABASES", "sqlite,postgres").split(",")}
-    results: list[dict[str, Any]] = []
-    if "sqlite" in wanted:
-        with tempfile.TemporaryDirectory() as tmp:
-            results += _run_child("sqlite", f"sqlite:///{tmp}/bench.sqlite3", sizes)
-    if wanted & {"postgres", "postgresql"}:
-        results += _run_postgres(sizes)
+    sizes = common.sizes_from_environment(DEFAULT_SIZES)
+    results = common.run_databases("bench.rules_resolution", sizes)
     checks = _targets(results)
-    print()
-    print(_table(results))
-    print()
-    for name, ok in checks.items():
-        print(f"- {'met' if ok else 'MISSED'}: {name}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "rules.evaluation.resolve_methods, one checkout",
-                "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "runs": int(os.environ.get("BENCH_RUNS", "50")),
-                "warmup": int(os.environ.get("BENCH_WARMUP", "5")),
-                "sizes": sizes,
-                "results": results,
-                "targets": checks,
-            },
-            indent=2,
-        )
-        + "\n"
+    common.print_report(common.markdown_table(COLUMNS, results), checks)
+    common.write_results(
+        RESULTS,
+        {
+            "benchmark": "rules.evaluation.resolve_methods, one checkout",
+            "runs": int(os.environ.get("BENCH_RUNS", "50")),
+            "warmup": int(os.environ.get("BENCH_WARMUP", "5")),
+            "sizes": sizes,
+            "results": results,
+            "targets": checks,
+        },
     )
-    print(f"\nWrote {RESULTS.relative_to(ROOT)}")
-    if not results:
-        return 1
-    if os.environ.get("BENCH_STRICT") == "1" and not all(checks.values()):
-        return 1
-    return 0
+    return common.exit_status(results, checks)
 
 
 if __name__ == "__main__":

@@ -87,9 +87,11 @@ def deletion_impact(*, integration: Integration) -> Impact:
     """What deleting or deactivating `integration` would change, for the confirmation."""
     affected = _rules_using(integration)
     preview = _preview(affected)
-    ids: list[int] = []
-    if preview.total <= MAX_LINKED_IDS:
-        ids = list(affected.order_by("sort_order", "id").values_list("pk", flat=True))
+    ids = list(
+        affected.order_by("sort_order", "id").values_list("pk", flat=True)[: MAX_LINKED_IDS + 1]
+    )
+    if len(ids) > MAX_LINKED_IDS:
+        ids = []  # too many for a link: the review link narrows by integration instead
     methods = list(
         PaymentMethod.objects.filter(integration=integration, rule_methods__isnull=False)
         .distinct()

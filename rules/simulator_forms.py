@@ -11,7 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django_countries import countries
 
-from backoffice.models import Customer, CustomerGroup, PaymentTerm, Website
+from backoffice.models import Address as OrderAddress
+from backoffice.models import Customer, CustomerGroup, Order, PaymentTerm, Website
 from rules.evaluation import Address, Checkout, LineItem
 from rules.models import PaymentRule
 
@@ -248,3 +249,31 @@ def _line_item(row: str) -> LineItem:
 def _example_region(country: str) -> str:
     subdivisions = pycountry.subdivisions.get(country_code=country) or []
     return min((s.code for s in subdivisions), default="US-CA")
+
+
+def order_query(order: Order) -> dict[str, str]:
+    """The simulator's fields filled from an existing order (its customer, addresses, lines)."""
+
+    def address(prefix: str, row: OrderAddress | None) -> dict[str, str]:
+        if row is None:
+            return {}
+        return {
+            f"{prefix}_country": str(row.country),
+            f"{prefix}_region": row.region,
+            f"{prefix}_postal_code": row.postal_code,
+            f"{prefix}_city": row.city,
+        }
+
+    lines = "\n".join(
+        f"{line.sku}, {line.quantity}, {line.price.normalize():f}" for line in order.lines.all()
+    )
+    return {
+        "currency": order.currency,
+        "website": str(order.website_id),
+        "total": f"{order.total.normalize():f}",
+        "subtotal": f"{order.subtotal.normalize():f}",
+        "customer": str(order.customer_id),
+        **address("billing", order.billing_address),
+        **address("shipping", order.shipping_address),
+        "line_items": lines,
+    }

@@ -1,4 +1,4 @@
-"""Provider adapters, one per integration type with a remote API."""
+"""Provider adapters: one per integration type with a remote API, plus the offline one."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.conf import settings
 
 from integrations.adapters.authorize_net import AuthorizeNetAdapter
 from integrations.adapters.base import AdapterConfig, PaymentAdapter
+from integrations.adapters.offline import OfflineAdapter
 from integrations.adapters.payflow import PayflowAdapter
 from integrations.adapters.paypal_express import PayPalExpressAdapter
 from integrations.adapters.stripe_adapter import StripeAdapter
@@ -20,13 +21,27 @@ ADAPTERS: dict[str, type[PaymentAdapter]] = {
     IntegrationType.AUTHORIZE_NET: AuthorizeNetAdapter,
 }
 
+# Kept apart from ADAPTERS: `has_remote_api()` (and with it "Check connection") reads only those.
+OFFLINE_ADAPTERS: dict[str, type[PaymentAdapter]] = {
+    IntegrationType.MONEY_ORDER: OfflineAdapter,
+    IntegrationType.PAYMENT_TERM: OfflineAdapter,
+}
+
 
 def has_remote_api(integration: Integration) -> bool:
     return integration.type in ADAPTERS
 
 
+def adapter_class_for(integration_type: str) -> type[PaymentAdapter] | None:
+    """The adapter class, for reading `supports` without building an adapter (no secrets)."""
+    return ADAPTERS.get(integration_type) or OFFLINE_ADAPTERS.get(integration_type)
+
+
 def adapter_for(integration: Integration) -> PaymentAdapter:
     """Build the adapter from the row as it is now, so edits take effect at once."""
+    adapter_class = adapter_class_for(integration.type)
+    if adapter_class is None:
+        raise LookupError(f"No adapter for integration type {integration.type!r}.")
     base_url = integration.settings.get("api_base_url") or None
     config = AdapterConfig(
         settings=dict(integration.settings),
@@ -36,4 +51,4 @@ def adapter_for(integration: Integration) -> PaymentAdapter:
         # An endpoint override is for local simulators only, never in production.
         api_base_url=None if settings.IS_PRODUCTION else base_url,
     )
-    return ADAPTERS[integration.type](config)
+    return adapter_class(config)

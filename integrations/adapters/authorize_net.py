@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 import requests
 from authorizenet import apicontractsv1, apicontrollers, apicontrollersbase, constants
 
-from integrations.adapters.base import AdapterConfig, ConnectionCheck, Operation, unreachable
+from integrations.adapters.base import (
+    AdapterBase,
+    ConnectionCheck,
+    Operation,
+    unreachable,
+)
 
 # The path of the XML API on every Authorize.Net host; an endpoint override gives only the base URL.
 API_PATH = urlsplit(constants.constants.SANDBOX).path
@@ -43,11 +48,8 @@ def execute(controller: Any, *, endpoint: str, timeout_seconds: float) -> Any:
     return controller.getresponse()
 
 
-class AuthorizeNetAdapter:
+class AuthorizeNetAdapter(AdapterBase):
     supports: ClassVar[frozenset[Operation]] = frozenset({Operation.CHECK_CREDENTIALS})
-
-    def __init__(self, config: AdapterConfig) -> None:
-        self.config = config
 
     def _endpoint(self) -> str:
         if self.config.api_base_url:
@@ -63,8 +65,16 @@ class AuthorizeNetAdapter:
         return merchant
 
     def check_credentials(self) -> ConnectionCheck:
-        request = apicontractsv1.authenticateTestRequest()
-        request.merchantAuthentication = self._merchant()
+        try:
+            request = apicontractsv1.authenticateTestRequest()
+            # PyXB checks facets on assignment: a malformed stored key raises here.
+            request.merchantAuthentication = self._merchant()
+        except Exception as error:
+            return ConnectionCheck(
+                ok=False,
+                message="The stored API login ID or transaction key has the wrong format "
+                f"({type(error).__name__}); edit the integration.",
+            )
         controller = apicontrollers.authenticateTestController(request)
         try:
             response = execute(

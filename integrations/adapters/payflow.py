@@ -8,14 +8,16 @@ from typing import ClassVar
 import requests
 
 from integrations.adapters import payflow_nvp
-from integrations.adapters.base import AdapterConfig, ConnectionCheck, Operation, unreachable
+from integrations.adapters.base import (
+    AdapterBase,
+    ConnectionCheck,
+    Operation,
+    unreachable,
+)
 
 
-class PayflowAdapter:
+class PayflowAdapter(AdapterBase):
     supports: ClassVar[frozenset[Operation]] = frozenset({Operation.CHECK_CREDENTIALS})
-
-    def __init__(self, config: AdapterConfig) -> None:
-        self.config = config
 
     def _host(self) -> str:
         if self.config.api_base_url:

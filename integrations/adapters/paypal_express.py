@@ -8,7 +8,12 @@ import paypalrestsdk
 import requests
 from paypalrestsdk import exceptions as paypal_errors
 
-from integrations.adapters.base import AdapterConfig, ConnectionCheck, Operation, unreachable
+from integrations.adapters.base import (
+    AdapterBase,
+    ConnectionCheck,
+    Operation,
+    unreachable,
+)
 
 
 class _BoundedApi(paypalrestsdk.Api):
@@ -23,11 +28,8 @@ class _BoundedApi(paypalrestsdk.Api):
         return super().http_call(url, method, **kwargs)
 
 
-class PayPalExpressAdapter:
+class PayPalExpressAdapter(AdapterBase):
     supports: ClassVar[frozenset[Operation]] = frozenset({Operation.CHECK_CREDENTIALS})
-
-    def __init__(self, config: AdapterConfig) -> None:
-        self.config = config
 
     def _api(self) -> _BoundedApi:
         options: dict[str, Any] = {

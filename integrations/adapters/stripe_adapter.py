@@ -6,14 +6,16 @@ from typing import ClassVar
 
 import stripe
 
-from integrations.adapters.base import AdapterConfig, ConnectionCheck, Operation, unreachable
+from integrations.adapters.base import (
+    AdapterBase,
+    ConnectionCheck,
+    Operation,
+    unreachable,
+)
 
 
-class StripeAdapter:
+class StripeAdapter(AdapterBase):
     supports: ClassVar[frozenset[Operation]] = frozenset({Operation.CHECK_CREDENTIALS})
-
-    def __init__(self, config: AdapterConfig) -> None:
-        self.config = config
 
     def _client(self) -> stripe.StripeClient:
         base_addresses: stripe._base_address.BaseAddresses = {}

@@ -1,6 +1,6 @@
 """Who may reach which integration page: anonymous, buyer, sales and administrator.
 
-Roles are groups holding permissions (created by backoffice 0002_roles); the views check
+Roles are groups holding permissions (created by the backoffice roles migrations); the views check
 permissions, never group names, so a superuser may adjust what each role can do.
 """
 
@@ -152,8 +152,15 @@ def test_administrator_actions_redirect_to_the_integration(admin_client, integra
 # --- the roles --------------------------------------------------------------------------------
 
 
+PAYMENT_PERMISSIONS = {
+    "payments.view_payment_history",
+    "payments.capture_payment",
+    "payments.cancel_payment",
+    "payments.refund_payment",
+}
 ROLE_PERMISSIONS = {
-    "Administrators": {
+    "Administrators": PAYMENT_PERMISSIONS
+    | {
         "backoffice.access_backoffice",
         "backoffice.view_auditentry",
         "backoffice.view_paymentterm",
@@ -168,7 +175,8 @@ ROLE_PERMISSIONS = {
         "rules.change_paymentrule",
         "rules.delete_paymentrule",
     },
-    "Sales": {
+    "Sales": PAYMENT_PERMISSIONS
+    | {
         "backoffice.access_backoffice",
         "backoffice.view_paymentterm",
         "integrations.view_integration",

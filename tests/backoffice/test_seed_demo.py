@@ -73,3 +73,14 @@ def test_seed_demo_rules_give_different_checkouts_different_methods():
     california = Address(country="US", region="US-CA", postal_code="94107")
     assert "Demo Payflow Gateway" in labels(billing_address=california)
     assert "Demo Payflow Gateway" not in labels(billing_address=texas)
+
+
+def test_seed_demo_orders_await_payment_in_two_currencies_on_both_websites():
+    from backoffice.models import Order
+
+    _seed()
+    orders = Order.objects.filter(customer_user__user__username="buyer")
+    assert {o.currency for o in orders} == {"USD", "EUR"}
+    assert {o.website.code for o in orders} == {"us", "eu"}
+    assert all(o.total == sum(line.price * line.quantity for line in o.lines.all()) for o in orders)
+    assert all(o.payment_status == "pending" for o in orders)

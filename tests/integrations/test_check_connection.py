@@ -250,3 +250,13 @@ def test_a_check_needs_a_post(admin_client, stripe_simulator: Simulator) -> None
 def test_offline_integrations_have_nothing_to_check(admin_client, type: IntegrationType) -> None:
     integration = create_integration(type)
     assert admin_client.post(_check_url(integration)).status_code == 404
+
+
+def test_authorize_net_with_a_malformed_stored_key_says_so(admin_user):
+    integration = create_integration(
+        IntegrationType.AUTHORIZE_NET, name="Malformed", actor=admin_user
+    )
+    integration.set_secrets({"transaction_key": "x" * 40})  # longer than the API allows
+    result = adapter_for(integration).check_credentials()
+    assert not result.ok
+    assert "wrong format" in result.message

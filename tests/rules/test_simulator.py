@@ -598,3 +598,30 @@ def test_the_page_takes_a_fixed_number_of_queries(admin_client: Client, admin_us
 
     assert many == few
     assert few <= 25
+
+
+# --- starting from an existing order ----------------------------------------------------------
+
+
+def test_an_existing_order_fills_the_simulator_with_what_checkout_would_see(admin_client):
+    from payments.checkout_services import checkout_for_order
+    from rules.evaluation import resolve_methods
+    from tests.payments.support import make_order, offered_method
+
+    method = offered_method("money_order")
+    order = make_order(total="250.00", country="US")
+    response = admin_client.get(f"/admin/payment-rules/simulate/?order={order.number}")
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "SKU-1, 1, 250" in html  # the order's line, ready to edit
+    expected = resolve_methods(checkout_for_order(order)).methods
+    assert expected == [method]
+    assert method.admin_label in html
+
+
+def test_an_unknown_order_number_is_explained(admin_client):
+    response = admin_client.get("/admin/payment-rules/simulate/?order=NOPE-1")
+    assert response.status_code == 400
+    assert "No order has the number “NOPE-1”." in response.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -9,7 +10,16 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from backoffice.models import Customer, CustomerGroup, CustomerUser, PaymentTerm, Website
+from backoffice.models import (
+    Address,
+    Customer,
+    CustomerGroup,
+    CustomerUser,
+    Order,
+    OrderLine,
+    PaymentTerm,
+    Website,
+)
 from integrations import services
 from integrations.forms import form_class_for
 from integrations.models import Integration
@@ -154,6 +164,7 @@ class Command(BaseCommand):
             self._sales_context()
             created = self._integrations(admin)
             rules_created = self._rules(admin)
+            self._orders()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({created} integrations, {rules_created} payment rules created). "
@@ -255,6 +266,78 @@ class Command(BaseCommand):
             created += 1
         return created
 
+    def _orders(self) -> None:
+        """Orders of the demo buyer awaiting payment, in two currencies on both websites."""
+        buyer = CustomerUser.objects.select_related("customer").get(user__username="buyer")
+        for spec in DEMO_ORDERS:
+            if Order.objects.filter(number=spec["number"]).exists():
+                continue
+            address = Address.objects.create(name="Bea Buyer", **spec["address"])
+            lines = [
+                OrderLine(sku=sku, name=name, quantity=qty, price=Decimal(price))
+                for sku, name, qty, price in spec["lines"]
+            ]
+            total = sum((line.price * line.quantity for line in lines), Decimal(0))
+            order = Order.objects.create(
+                number=spec["number"],
+                customer=buyer.customer,
+                customer_user=buyer,
+                website=Website.objects.get(code=spec["website"]),
+                currency=spec["currency"],
+                subtotal=total,
+                total=total,
+                billing_address=address,
+                shipping_address=address,
+            )
+            for line in lines:
+                line.order = order
+            OrderLine.objects.bulk_create(lines)
+
+
+DEMO_ORDERS: list[dict[str, Any]] = [
+    {
+        "number": "SO-1001",
+        "website": "us",
+        "currency": "USD",
+        "address": {
+            "street": "350 5th Ave",
+            "city": "New York",
+            "postal_code": "10001",
+            "region": "US-NY",
+            "country": "US",
+        },
+        "lines": [
+            ("BOLT-M8", "M8 hex bolts, box of 100", 4, "12.50"),
+            ("WASH-M8", "M8 washers, box of 200", 2, "7.25"),
+        ],
+    },
+    {
+        "number": "SO-1002",
+        "website": "us",
+        "currency": "USD",
+        "address": {
+            "street": "1 Market St",
+            "city": "San Francisco",
+            "postal_code": "94105",
+            "region": "US-CA",
+            "country": "US",
+        },
+        "lines": [("PUMP-300", "Industrial pump 300 l/min", 2, "4200.00")],
+    },
+    {
+        "number": "SO-1003",
+        "website": "eu",
+        "currency": "EUR",
+        "address": {
+            "street": "Unter den Linden 1",
+            "city": "Berlin",
+            "postal_code": "10117",
+            "region": "DE-BE",
+            "country": "DE",
+        },
+        "lines": [("VALVE-50", "Ball valve DN50", 10, "35.00")],
+    },
+]
 
 DEMO_RULES: list[dict[str, Any]] = [
     {

@@ -1,0 +1,171 @@
+"""The buyer's side of payment: the checkout an order shows the rules, and submitting it.
+
+A submit re-checks the method against the rules (they may have changed since the page was
+shown), allows one live payment per order, and is idempotent on the form's key.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from backoffice.models import Address as OrderAddress
+from backoffice.models import CustomerUser, Order
+from integrations.adapters import adapter_class_for, adapter_for
+from integrations.adapters.base import BillingData, PaymentRequest
+from integrations.adapters.base import Operation as AdapterOperation
+from integrations.models import PaymentMethod
+from integrations.types import PaymentAction
+from payments import ledger
+from payments.expiry import authorization_expires_at
+from payments.ledger import PaymentError, order_refresh_payment_status
+from payments.models import Operation, PaymentTransaction, State
+from payments.status import PaymentStatus
+from rules.evaluation import Address, Checkout, LineItem, resolve_methods
+
+METHOD_UNAVAILABLE = (
+    "The selected payment method is no longer available. Please select a different payment method."
+)
+
+# The ledger operation and the adapter call for each payment action a method may have.
+_CHECKOUT_OPERATIONS: dict[str, tuple[Operation, AdapterOperation]] = {
+    PaymentAction.PENDING: (Operation.PENDING, AdapterOperation.PURCHASE),
+    PaymentAction.INVOICE: (Operation.INVOICE, AdapterOperation.PURCHASE),
+    PaymentAction.AUTHORIZE: (Operation.AUTHORIZE, AdapterOperation.AUTHORIZE),
+    PaymentAction.CHARGE: (Operation.CHARGE, AdapterOperation.CHARGE),
+}
+CHECKOUT_OPERATIONS = frozenset(op for op, _ in _CHECKOUT_OPERATIONS.values())
+
+
+def checkout_for_order(order: Order) -> Checkout:
+    """The checkout that payment rules see for `order`."""
+    customer = order.customer
+    group = customer.group
+    term = customer.effective_payment_term()
+    customer_user = order.customer_user
+
+    def address(row: OrderAddress | None) -> Address:
+        if row is None:
+            return Address()
+        return Address(
+            country=str(row.country),
+            region=row.region,
+            postal_code=row.postal_code,
+            city=row.city,
+        )
+
+    return Checkout(
+        currency=order.currency,
+        total=order.total,
+        subtotal=order.subtotal,
+        website_id=order.website_id,
+        website_code=order.website.code,
+        website_name=order.website.name,
+        customer_id=customer.pk,
+        customer_name=customer.name,
+        customer_group_id=group.pk if group else None,
+        customer_group_name=group.name if group else "",
+        customer_user_id=customer_user.pk if customer_user else None,
+        customer_user_email=customer_user.user.email if customer_user else "",
+        payment_term=term.label if term else "",
+        billing_address=address(order.billing_address),
+        shipping_address=address(order.shipping_address),
+        line_items=tuple(
+            LineItem(sku=line.sku, quantity=line.quantity, price=line.price)
+            for line in order.lines.all()
+        ),
+    )
+
+
+def _refuse_if_already_paid(order: Order) -> None:
+    """One live payment per order: only declined attempts may be followed by another."""
+    rows = order.transactions.filter(state__in=(State.SUCCEEDED, State.PENDING, State.UNKNOWN))
+    if not rows.exists():
+        return
+    if rows.filter(state__in=(State.PENDING, State.UNKNOWN)).exists():
+        raise PaymentError(
+            "A payment for this order is still being confirmed; it cannot be paid again now."
+        )
+    label = PaymentStatus(order.payment_status).label if order.payment_status else ""
+    raise PaymentError(f"This order has already been paid or submitted for payment ({label}).")
+
+
+@db_transaction.atomic
+def checkout_submit(
+    *, order: Order, method: PaymentMethod, customer_user: CustomerUser, idempotency_key: str
+) -> PaymentTransaction:
+    """Pay for `order` with `method` as the buyer; a retry with the same key gets the same row."""
+    key = ledger.require_key(idempotency_key)
+    if customer_user.customer_id != order.customer_id:
+        raise PaymentError("This order belongs to another customer.")
+    # Serialises submits for one order (double clicks with fresh keys, two tabs).
+    ledger.lock_order(order)
+    order.refresh_from_db()
+    earlier = ledger.replay(key, order=order, source=None, operation=CHECKOUT_OPERATIONS)
+    if earlier is not None:
+        return earlier
+    _refuse_if_already_paid(order)
+    term = order.customer.effective_payment_term()
+    if method.payment_action == PaymentAction.INVOICE and term is None:
+        raise PaymentError(
+            "Your account has no payment term, so it cannot be invoiced. "
+            "Please select a different payment method."
+        )
+    offered = resolve_methods(checkout_for_order(order)).methods
+    if method.pk not in {m.pk for m in offered}:
+        raise PaymentError(METHOD_UNAVAILABLE)
+    operation, adapter_operation = _CHECKOUT_OPERATIONS[method.payment_action]
+    adapter_class = adapter_class_for(method.integration.type)
+    if adapter_class is None or adapter_operation not in adapter_class.supports:
+        raise PaymentError(
+            f"{method.label} cannot take payments yet. Please select a different payment method."
+        )
+    amount = ledger.clean_amount(order.total, order.currency)
+    billing = order.billing_address
+    request = PaymentRequest(
+        order_number=order.number,
+        amount=amount,
+        currency=order.currency,
+        idempotency_key=key,
+        method_identifier=method.identifier,
+        payment_action=method.payment_action,
+        customer_name=order.customer.name,
+        billing=BillingData(
+            name=billing.name,
+            email=customer_user.user.email,
+            street=billing.street,
+            city=billing.city,
+            postal_code=billing.postal_code,
+            region=billing.region,
+            country=str(billing.country),
+        ),
+        payment_term=term.label if term else "",
+    )
+    row, created = ledger.insert(
+        ledger.new_row(
+            order=order,
+            method=method,
+            operation=operation,
+            amount=amount,
+            currency=order.currency,
+            idempotency_key=key,
+            customer_user=customer_user,
+            note=f"Payment term: {term.label}" if operation == Operation.INVOICE and term else "",
+            request=ledger.request_data(request),
+        )
+    )
+    if not created:
+        return row
+    adapter = adapter_for(method.integration)
+    call = getattr(adapter, adapter_operation.value)
+    ledger.record_answer(row, lambda: call(request))
+    if row.state == State.PENDING and operation in (Operation.PENDING, Operation.INVOICE):
+        # The offline record itself succeeded; it stays open until staff mark it received.
+        row.state = State.SUCCEEDED
+    if row.state == State.SUCCEEDED and operation != Operation.CHARGE:
+        row.is_open = True
+    if row.state == State.SUCCEEDED and operation == Operation.AUTHORIZE:
+        row.authorization_expires_at = authorization_expires_at(row.provider_type, timezone.now())
+    row.save(update_fields=["state", "is_open", "authorization_expires_at", "updated_at"])
+    order_refresh_payment_status(order=order)
+    return row
