@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.audit import audit_record
@@ -41,12 +42,29 @@ class RulePreview:
 
 
 @dataclass(frozen=True)
+class MoneyInFlight:
+    """Open authorizations or pending offline payments through the integration, per currency."""
+
+    kind: str  # "authorization" or "offline payment"
+    currency: str
+    count: int
+    total: Decimal
+
+    @property
+    def total_text(self) -> str:
+        from payments.money import format_amount
+
+        return format_amount(self.total, self.currency)
+
+
+@dataclass(frozen=True)
 class Impact:
     integration: Integration
     affected_rules: RulePreview  # rules that use any of the integration's methods
     rules_to_disable: RulePreview  # enabled rules left with no enabled method
     methods: list[PaymentMethod]  # the integration's methods used by those rules
     affected_rule_ids: list[int] = field(default_factory=list)  # empty when too many to link
+    money_in_flight: list[MoneyInFlight] = field(default_factory=list)
 
     @property
     def has_dependents(self) -> bool:
@@ -83,6 +101,29 @@ def _preview(rules: QuerySet[PaymentRule]) -> RulePreview:
     return RulePreview(total=rules.count(), names=names)
 
 
+def money_in_flight(*, integration: Integration) -> list[MoneyInFlight]:
+    """Open authorizations and pending offline payments through `integration` (one query)."""
+    from payments.models import Operation, PaymentTransaction, State
+
+    rows = (
+        PaymentTransaction.objects.filter(
+            method__integration=integration, is_open=True, state=State.SUCCEEDED
+        )
+        .values("operation", "currency")
+        .annotate(count=Count("pk"), total=Sum("amount"))
+        .order_by("operation", "currency")
+    )
+    return [
+        MoneyInFlight(
+            kind="authorization" if row["operation"] == Operation.AUTHORIZE else "offline payment",
+            currency=row["currency"],
+            count=row["count"],
+            total=row["total"],
+        )
+        for row in rows
+    ]
+
+
 def deletion_impact(*, integration: Integration) -> Impact:
     """What deleting or deactivating `integration` would change, for the confirmation."""
     affected = _rules_using(integration)
@@ -103,6 +144,7 @@ def deletion_impact(*, integration: Integration) -> Impact:
         rules_to_disable=_preview(_rules_left_without_enabled_method(integration)),
         methods=methods,
         affected_rule_ids=ids,
+        money_in_flight=money_in_flight(integration=integration),
     )
 
 

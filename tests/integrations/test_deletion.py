@@ -237,3 +237,30 @@ def test_confirmation_renders_in_a_fixed_number_of_queries(
     with CaptureQueriesContext(connection) as many:
         admin_client.get(f"/admin/integrations/{stripe.pk}/delete/")
     assert len(many) == len(few)
+
+
+def test_the_confirmation_warns_about_money_in_flight(admin_client, checks):
+    from payments.services import checkout_submit
+    from tests.payments.support import make_order
+
+    create_rule_with_methods("Checks", [_method(checks)])
+    order = make_order(total="1234.50")
+    checkout_submit(
+        order=order,
+        method=_method(checks),
+        customer_user=order.customer_user,
+        idempotency_key="k-1",
+    )
+    impact = deletion.deletion_impact(integration=checks)
+    assert [(m.kind, m.count, m.total_text) for m in impact.money_in_flight] == [
+        ("offline payment", 1, "1,234.50 USD")
+    ]
+    html = admin_client.get(f"/admin/integrations/{checks.pk}/delete/").content.decode()
+    assert "1 open offline payment: 1,234.50 USD" in html
+    assert "Capture, cancel or mark them received first" in html
+    deactivate = admin_client.get(f"/admin/integrations/{checks.pk}/deactivate/").content.decode()
+    assert "1 open offline payment" in deactivate
+
+
+def test_no_money_in_flight_without_open_payments(stripe):
+    assert deletion.deletion_impact(integration=stripe).money_in_flight == []
