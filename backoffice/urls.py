@@ -16,6 +16,8 @@ urlpatterns = [
     path("admin/", RedirectView.as_view(pattern_name="integrations:list"), name="backoffice"),
     path("admin/integrations/", include("integrations.urls")),
     path("admin/payment-rules/", include("rules.urls")),
+    path("admin/orders/", include("payments.backoffice_urls")),
+    path("", include("payments.urls")),
     path("admin/payment-terms/", views.payment_term_list, name="payment_terms"),
     path("admin/payment-terms/new/", views.payment_term_create, name="payment_term_create"),
     path("admin/payment-terms/<int:pk>/edit/", views.payment_term_edit, name="payment_term_edit"),

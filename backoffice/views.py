@@ -11,23 +11,17 @@ from django.views.decorators.cache import never_cache
 
 from backoffice import services
 from backoffice.forms import PaymentTermForm
-from backoffice.models import CustomerUser, PaymentTerm
+from backoffice.models import PaymentTerm
 from backoffice.roles import backoffice_view, is_backoffice_user
+from payments.storefront_views import buyer_of, storefront_home
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Staff go to the back-office; buyers see their storefront start page."""
+    """Staff go to the back-office; buyers see their customer account's orders."""
     if is_backoffice_user(request.user):
         return redirect("integrations:list")
     # LoginRequiredMiddleware guarantees a signed-in user here.
-    customer_user = (
-        CustomerUser.objects.select_related(
-            "customer__group__payment_term", "customer__payment_term"
-        )
-        .filter(user_id=int(request.user.pk or 0))
-        .first()
-    )
-    return render(request, "storefront/home.html", {"customer_user": customer_user})
+    return storefront_home(request, buyer_of(request))
 
 
 @login_not_required

@@ -101,7 +101,9 @@ def checkout_submit(
     # Serialises submits for one order (double clicks with fresh keys, two tabs).
     ledger.lock_order(order)
     order.refresh_from_db()
-    earlier = ledger.replay(key, order=order, source=None, operation=CHECKOUT_OPERATIONS)
+    earlier = ledger.replay(
+        key, order=order, method=method, source=None, operation=CHECKOUT_OPERATIONS
+    )
     if earlier is not None:
         return earlier
     _refuse_if_already_paid(order)

@@ -218,3 +218,19 @@ def test_checkout_for_order_describes_the_order_to_the_rules():
     assert checkout.payment_term == "Net 60"
     assert checkout.customer_group_id == order.customer.group_id
     assert [item.sku for item in checkout.line_items] == ["SKU-1"]
+
+
+def test_a_key_reused_with_another_method_is_refused_not_answered_with_the_first_row():
+    from tests.payments.support import key, make_order, offered_method
+
+    checks = offered_method("money_order")
+    other = offered_method("money_order")
+    order = make_order()
+    first_key = key()
+    services.checkout_submit(
+        order=order, method=checks, customer_user=order.customer_user, idempotency_key=first_key
+    )
+    with pytest.raises(PaymentError, match="already used for a different payment operation"):
+        services.checkout_submit(
+            order=order, method=other, customer_user=order.customer_user, idempotency_key=first_key
+        )

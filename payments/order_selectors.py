@@ -1,0 +1,81 @@
+"""Reads for the Sales › Orders list: one query for the page however many transactions exist."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
+
+from backoffice.models import Order
+from payments.models import Operation, PaymentTransaction, State
+
+SORTS: dict[str, F | Lower] = {
+    "number": F("number"),
+    "customer": Lower("customer__name"),
+    "website": Lower("website__name"),
+    "total": F("total"),
+    "status": F("payment_status"),
+    "method": Lower("latest_method_label"),
+    "expiry": F("authorization_expires_at"),
+    "created": F("created_at"),
+}
+DEFAULT_SORT = "-created"
+
+
+def open_authorizations() -> QuerySet[PaymentTransaction]:
+    """Succeeded authorizations still awaiting capture."""
+    return PaymentTransaction.objects.filter(
+        operation=Operation.AUTHORIZE, state=State.SUCCEEDED, is_open=True
+    )
+
+
+def orders_for_list() -> QuerySet[Order]:
+    """Orders with their latest transaction's method label and first open-authorization expiry."""
+    latest = PaymentTransaction.objects.filter(order=OuterRef("pk")).order_by("-id")
+    expiry = (
+        open_authorizations()
+        .filter(order=OuterRef("pk"), authorization_expires_at__isnull=False)
+        .order_by("authorization_expires_at")
+    )
+    return Order.objects.select_related("customer", "website").annotate(
+        latest_method_label=Subquery(latest.values("method_admin_label")[:1]),
+        authorization_expires_at=Subquery(expiry.values("authorization_expires_at")[:1]),
+    )
+
+
+def order_list(
+    *,
+    now: datetime,
+    status: str = "",
+    method: str = "",
+    website: int | None = None,
+    awaiting_capture: bool = False,
+    expires_within_days: int | None = None,
+    sort: str = DEFAULT_SORT,
+) -> QuerySet[Order]:
+    orders = orders_for_list()
+    if status:
+        orders = orders.filter(payment_status=status)
+    if method:
+        by_method = Q(method_admin_label__iexact=method)
+        if method.isdigit():
+            by_method |= Q(method_id=int(method))
+        orders = orders.filter(
+            Exists(PaymentTransaction.objects.filter(by_method, order=OuterRef("pk")))
+        )
+    if website is not None:
+        orders = orders.filter(website_id=website)
+    if awaiting_capture:
+        orders = orders.filter(Exists(open_authorizations().filter(order=OuterRef("pk"))))
+    if expires_within_days is not None:
+        soon = open_authorizations().filter(
+            order=OuterRef("pk"),
+            authorization_expires_at__gt=now,
+            authorization_expires_at__lte=now + timedelta(days=expires_within_days),
+        )
+        orders = orders.filter(Exists(soon))
+    descending = sort.startswith("-")
+    key = SORTS.get(sort.lstrip("-"), SORTS["created"])
+    ordered = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+    return orders.order_by(ordered, "-id" if descending else "id")
