@@ -13,6 +13,7 @@ and the idempotency key sent to the provider makes a retry safe if our commit th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction as db_transaction
@@ -90,6 +91,35 @@ def _ask_provider(row: PaymentTransaction, source: PaymentTransaction, operation
     )
 
 
+@dataclass(frozen=True)
+class _Start:
+    """What every staff operation knows once it may act: its key and the locked source row."""
+
+    key: str
+    source: PaymentTransaction
+    earlier: PaymentTransaction | None  # the row a retry of this request already wrote
+
+
+def _start(
+    *,
+    actor: Actor,
+    permission: str,
+    doing: str,
+    transaction: PaymentTransaction,
+    idempotency_key: str,
+    operation: str,
+) -> _Start:
+    """Check the permission and the key, then lock the source; retries answer from the ledger."""
+    ledger.require_permission(actor, permission, doing)
+    key = ledger.require_key(idempotency_key)
+    expected = {"source": transaction, "operation": operation}
+    if (earlier := ledger.replay(key, **expected)) is not None:
+        return _Start(key, transaction, earlier)
+    source = ledger.lock(transaction)
+    # A concurrent request with the same key may have committed while we waited for the lock.
+    return _Start(key, source, ledger.replay(key, **expected))
+
+
 @db_transaction.atomic
 def payment_capture(
     *,
@@ -100,15 +130,17 @@ def payment_capture(
     currency: str | None = None,
 ) -> PaymentTransaction:
     """Capture all or part of an open authorization (several times where the provider allows)."""
-    ledger.require_permission(actor, "payments.capture_payment", "capture payments")
-    key = ledger.require_key(idempotency_key)
-    expected = {"source": transaction, "operation": Operation.CAPTURE}
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
-    source = ledger.lock(transaction)
-    # A concurrent request with the same key may have committed while we waited for the lock.
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
+    start = _start(
+        actor=actor,
+        permission="payments.capture_payment",
+        doing="capture payments",
+        transaction=transaction,
+        idempotency_key=idempotency_key,
+        operation=Operation.CAPTURE,
+    )
+    if start.earlier is not None:
+        return start.earlier
+    key, source = start.key, start.source
     value = ledger.clean_amount(amount, source.currency, given_currency=currency)
     _usable_source(source, (Operation.AUTHORIZE,), "captured")
     if not source.is_open:
@@ -153,14 +185,17 @@ def payment_cancel(
     *, transaction: PaymentTransaction, note: str, actor: Actor, idempotency_key: str
 ) -> PaymentTransaction:
     """Void what remains of an open authorization; the note says why."""
-    ledger.require_permission(actor, "payments.cancel_payment", "cancel payments")
-    key = ledger.require_key(idempotency_key)
-    expected = {"source": transaction, "operation": Operation.CANCEL}
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
-    source = ledger.lock(transaction)
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
+    start = _start(
+        actor=actor,
+        permission="payments.cancel_payment",
+        doing="cancel payments",
+        transaction=transaction,
+        idempotency_key=idempotency_key,
+        operation=Operation.CANCEL,
+    )
+    if start.earlier is not None:
+        return start.earlier
+    key, source = start.key, start.source
     note = _require_note(note, "canceled")
     _usable_source(source, (Operation.AUTHORIZE,), "canceled")
     remaining = capturable_amount(source)
@@ -202,14 +237,17 @@ def payment_refund(
     currency: str | None = None,
 ) -> PaymentTransaction:
     """Refund all or part of a captured or charged payment (several refunds allowed)."""
-    ledger.require_permission(actor, "payments.refund_payment", "refund payments")
-    key = ledger.require_key(idempotency_key)
-    expected = {"source": transaction, "operation": Operation.REFUND}
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
-    source = ledger.lock(transaction)
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
+    start = _start(
+        actor=actor,
+        permission="payments.refund_payment",
+        doing="refund payments",
+        transaction=transaction,
+        idempotency_key=idempotency_key,
+        operation=Operation.REFUND,
+    )
+    if start.earlier is not None:
+        return start.earlier
+    key, source = start.key, start.source
     value = ledger.clean_amount(amount, source.currency, given_currency=currency)
     note = _require_note(note, "refunded")
     _usable_source(source, (Operation.CAPTURE, Operation.CHARGE), "refunded")
@@ -241,14 +279,17 @@ def payment_mark_received(
     *, transaction: PaymentTransaction, actor: Actor, idempotency_key: str
 ) -> PaymentTransaction:
     """Record that an offline payment (money order, invoice) arrived in full."""
-    ledger.require_permission(actor, "payments.capture_payment", "mark payments received")
-    key = ledger.require_key(idempotency_key)
-    expected = {"source": transaction, "operation": Operation.CAPTURE}
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
-    source = ledger.lock(transaction)
-    if (earlier := ledger.replay(key, **expected)) is not None:
-        return earlier
+    start = _start(
+        actor=actor,
+        permission="payments.capture_payment",
+        doing="mark payments received",
+        transaction=transaction,
+        idempotency_key=idempotency_key,
+        operation=Operation.CAPTURE,
+    )
+    if start.earlier is not None:
+        return start.earlier
+    key, source = start.key, start.source
     _usable_source(source, (Operation.PENDING, Operation.INVOICE), "marked received")
     if not source.is_open:
         raise PaymentError("This payment was already marked received.")
