@@ -25,10 +25,8 @@ BENCH_RUNS (default 10) timed runs give the median and the p95 (with fewer than 
 runs, the p95 is the slowest run). Each size's rules are deleted before the next size is set up.
 
 The results are printed as a Markdown table and written to bench-results/integration_deletion.json.
-Targets: the same deletion query count at every size; a confirmation query count that does not
-grow with the number of rules (it is one query more up to 200 affected rules, where the ids of
-the rules are listed for the review link); a median deletion under 2 s at 10,000 rules on
-PostgreSQL.
+Targets: the same deletion query count and the same confirmation query count at every size; a
+median deletion under 2 s at 10,000 rules on PostgreSQL.
 
 Settings (environment variables):
 

@@ -12,29 +12,24 @@ from integrations.forms.base import (
     CARD_ACTIONS,
     ECHECK_ACCOUNT_TYPES,
     IntegrationForm,
+    _card_types,
     _flag,
     _text,
 )
 from integrations.types import (
-    Environment,
     IntegrationType,
     PaymentAction,
-    deployment_is_production,
 )
 
 
 class AuthorizeNetForm(IntegrationForm):
     type = IntegrationType.AUTHORIZE_NET
     secret_fields = ("transaction_key",)
+    sandbox_flag = "test_mode"
 
     credit_card_label = _text("Credit card label", initial="Credit Card")
     credit_card_short_label = _text("Credit card short label", initial="Credit Card")
-    allowed_card_types = forms.MultipleChoiceField(
-        label="Allowed credit card types",
-        choices=AUTHORIZE_NET_CARD_TYPES,
-        initial=["visa", "mastercard"],
-        widget=forms.CheckboxSelectMultiple,
-    )
+    allowed_card_types = _card_types(AUTHORIZE_NET_CARD_TYPES)
     api_login_id = forms.CharField(
         label="API login ID",
         max_length=25,
@@ -96,14 +91,6 @@ class AuthorizeNetForm(IntegrationForm):
             ],
         ),
     ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance is None:
-            self.fields["test_mode"].initial = not deployment_is_production()
-
-    def environment(self) -> str:
-        return Environment.SANDBOX if self.cleaned_data.get("test_mode") else Environment.LIVE
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

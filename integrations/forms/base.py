@@ -59,6 +59,15 @@ def _secret(label: str, *, help_text: str = "", min_length: int | None = None) -
     )
 
 
+def _card_types(choices: list[tuple[str, str]]) -> Any:
+    return forms.MultipleChoiceField(
+        label="Allowed credit card types",
+        choices=choices,
+        initial=["visa", "mastercard"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
 def _flag(label: str, *, initial: bool = False, help_text: str = "") -> Any:
     return forms.BooleanField(label=label, required=False, initial=initial, help_text=help_text)
 
@@ -71,6 +80,8 @@ class IntegrationForm(forms.Form):
     # Secrets that may stay empty (e.g. a webhook signing secret configured later).
     optional_secret_fields: ClassVar[tuple[str, ...]] = ()
     has_remote_api: ClassVar[bool] = True
+    # The checkbox that puts the integration in the provider's sandbox (test mode), if any.
+    sandbox_flag: ClassVar[str | None] = None
     fieldsets: ClassVar[list[tuple[str, list[str]]]] = []
 
     name = forms.CharField(
@@ -104,6 +115,9 @@ class IntegrationForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.has_remote_api or deployment_is_production():
             del self.fields["api_base_url"]
+        if self.sandbox_flag and instance is None:
+            # A new integration starts in the mode this deployment accepts.
+            self.fields[self.sandbox_flag].initial = not deployment_is_production()
         self.stored_secrets = instance.masked_secrets() if instance else {}
         for name in self.secret_fields:
             field = self.fields[name]
@@ -147,6 +161,8 @@ class IntegrationForm(forms.Form):
 
     def environment(self) -> str:
         """The environment these settings put the integration in."""
+        if self.sandbox_flag and not self.cleaned_data.get(self.sandbox_flag):
+            return Environment.LIVE
         return Environment.SANDBOX
 
     def clean(self) -> dict[str, Any]:

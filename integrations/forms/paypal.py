@@ -13,13 +13,13 @@ from integrations.forms.base import (
     CARD_TYPES,
     PAYFLOW_PARTNERS,
     IntegrationForm,
+    _card_types,
     _flag,
     _secret,
     _text,
 )
 from integrations.models import Integration
 from integrations.types import (
-    Environment,
     IntegrationType,
     PaymentAction,
     deployment_is_production,
@@ -31,15 +31,11 @@ class PayflowForm(IntegrationForm):
 
     type = IntegrationType.PAYFLOW_GATEWAY
     secret_fields = ("password",)
+    sandbox_flag = "test_mode"
 
     credit_card_label = _text("Credit card label", initial="Credit Card")
     credit_card_short_label = _text("Credit card short label", initial="Credit Card")
-    allowed_card_types = forms.MultipleChoiceField(
-        label="Allowed credit card types",
-        choices=CARD_TYPES,
-        initial=["visa", "mastercard"],
-        widget=forms.CheckboxSelectMultiple,
-    )
+    allowed_card_types = _card_types(CARD_TYPES)
     partner = forms.CharField(
         label="Partner",
         max_length=64,
@@ -106,14 +102,6 @@ class PayflowForm(IntegrationForm):
         ),
     ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance is None:
-            self.fields["test_mode"].initial = not deployment_is_production()
-
-    def environment(self) -> str:
-        return Environment.SANDBOX if self.cleaned_data.get("test_mode") else Environment.LIVE
-
     def clean_proxy_host(self) -> str:
         host: str = self.cleaned_data.get("proxy_host", "")
         if host and not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", host):
@@ -168,6 +156,7 @@ class PaymentsProForm(PayflowForm):
 class PayPalExpressForm(IntegrationForm):
     type = IntegrationType.PAYPAL_EXPRESS
     secret_fields = ("client_secret",)
+    sandbox_flag = "sandbox_mode"
 
     label = _text("Label", initial="PayPal", help_text="Shown to buyers at checkout.")
     short_label = _text("Short label", initial="PayPal", help_text="Shown in order history.")
@@ -186,11 +175,3 @@ class PayPalExpressForm(IntegrationForm):
         ("Integration", ["client_id", "client_secret", "sandbox_mode"]),
         ("Advanced", ["payment_action"]),
     ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance is None:
-            self.fields["sandbox_mode"].initial = not deployment_is_production()
-
-    def environment(self) -> str:
-        return Environment.SANDBOX if self.cleaned_data.get("sandbox_mode") else Environment.LIVE
