@@ -58,6 +58,8 @@ class PaymentRequest:
     idempotency_key: str
     method_identifier: str
     payment_action: str
+    # The method's kind within its integration (e.g. "credit_card", "express_checkout").
+    method_kind: str = ""
     customer_name: str = ""
     billing: BillingData = field(default_factory=BillingData)
     payment_term: str = ""  # the customer's term label, for invoices
@@ -82,6 +84,70 @@ class ProviderResult:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+class StepKind(enum.StrEnum):
+    """How the buyer's browser takes part in a card or PayPal payment."""
+
+    # Send the browser to `PaymentStep.url` (PayPal's approval page, Express Checkout over
+    # Payflow); the provider sends it back to `CheckoutUrls.return_url` with its query string.
+    REDIRECT = "redirect"
+    # The page loads Stripe.js from `data["script_url"]` with `data["publishable_key"]` and
+    # confirms the PaymentIntent `data["client_secret"]` in the browser; Stripe then sends the
+    # browser to `return_url?payment_intent=…`.
+    STRIPE_JS = "stripe_js"
+    # The page loads Accept.js from `data["script_url"]` with `data["api_login_id"]` and
+    # `data["client_key"]`; the browser posts only the opaque data (`dataDescriptor`,
+    # `dataValue`) to `return_url`.
+    ACCEPT_JS = "accept_js"
+    # A form whose card fields post straight to the provider at `url` with the hidden fields in
+    # `data` (Payflow's secure token and transparent redirect); the provider posts the result
+    # back to `return_url` (and server to server to `notify_url`).
+    HOSTED_FORM = "hosted_form"
+
+
+@dataclass(frozen=True)
+class CheckoutUrls:
+    """Absolute URLs of our site that the provider or the browser comes back to."""
+
+    return_url: str
+    cancel_url: str
+    # Server-to-server notifications about this one payment (Payflow's silent post).
+    notify_url: str
+
+
+@dataclass(frozen=True)
+class PaymentStep:
+    """What the buyer's browser must do to pay; `begin()` answers it, `complete()` follows."""
+
+    kind: StepKind
+    # The provider's id for the payment being started (PaymentIntent, PayPal payment, secure
+    # token id); it is stored on the ledger row and handed back to `complete()`.
+    reference: str = ""
+    url: str = ""
+    # Values the page needs; public by design (publishable keys, client secrets of one
+    # PaymentIntent, secure tokens), never the integration's secrets.
+    data: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified provider notification about one payment, as plain data."""
+
+    id: str  # the provider's event id: each is applied once
+    type: str  # the provider's event type, e.g. "payment_intent.succeeded"
+    # The provider reference our ledger holds for the payment (PaymentIntent id, PayPal
+    # payment/authorization/sale id, Authorize.Net transId); "" when the event is about none.
+    reference: str = ""
+    # What the event says happened to that payment; None for events that settle nothing.
+    state: ResultState | None = None
+    message: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class InvalidWebhook(Exception):
+    """A webhook whose signature is missing or wrong, or whose body cannot be read: answer 400."""
+
+
 class ProviderError(Exception):
     """The provider could not be reached or answered nonsense (not a decline)."""
 
@@ -99,11 +165,45 @@ class PaymentAdapter(Protocol):
     # Whether several partial captures may follow one authorization (else the first releases
     # the rest of the hold, as Stripe and Authorize.Net do).
     multiple_captures: ClassVar[bool]
+    browser_step: ClassVar[bool]
 
     def __init__(self, config: AdapterConfig) -> None: ...
 
     def check_credentials(self) -> ConnectionCheck:
         """Make one harmless call with the stored credentials and report the provider's answer."""
+        ...
+
+    def begin(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
+        """Start a browser payment (AUTHORIZE or CHARGE per `request.payment_action`).
+
+        Idempotent on `request.idempotency_key`: called again with the same request (the buyer
+        reloads the payment page) it answers the same step for the same provider payment.
+        """
+        ...
+
+    def complete(
+        self, request: PaymentRequest, *, reference: str, params: dict[str, str]
+    ) -> ProviderResult:
+        """Finish the payment `begin()` started, from what the browser brought back (`params`,
+        the return URL's query or form fields), and report what the provider says happened.
+
+        Never trusts `params` alone: the outcome is read from the provider (retrieve, execute,
+        inquiry) or is the answer to the transaction call itself. The result's `reference` is
+        what capture, cancel and refund later receive. PENDING means the buyer has not finished.
+        Idempotent: called again for a payment already finished, it reports the same outcome.
+        """
+        ...
+
+    def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
+        """The buyer gave up on this payment: make sure it can no longer be completed.
+
+        Answers FAILED when nothing was paid; SUCCEEDED (with the reference) when the provider
+        says the payment went through after all.
+        """
+        ...
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
+        """Verify the signature over the raw body first (InvalidWebhook when it fails)."""
         ...
 
     def purchase(self, request: PaymentRequest) -> ProviderResult: ...
@@ -130,12 +230,34 @@ class AdapterBase:
 
     supports: ClassVar[frozenset[Operation]] = frozenset()
     multiple_captures: ClassVar[bool] = False
+    # Whether AUTHORIZE/CHARGE at checkout go through the buyer's browser (begin → complete)
+    # rather than one server call (authorize()/charge()).
+    browser_step: ClassVar[bool] = False
 
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config
 
     def check_credentials(self) -> ConnectionCheck:
         raise UnsupportedOperation(Operation.CHECK_CREDENTIALS)
+
+    def begin(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
+        raise UnsupportedOperation(request.payment_action)
+
+    def complete(
+        self, request: PaymentRequest, *, reference: str, params: dict[str, str]
+    ) -> ProviderResult:
+        raise UnsupportedOperation(request.payment_action)
+
+    def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
+        return ProviderResult(
+            ok=False,
+            state=ResultState.FAILED,
+            reference=reference,
+            message="The buyer left the payment page; nothing was charged.",
+        )
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
+        raise InvalidWebhook("This provider sends no webhooks we accept.")
 
     def purchase(self, request: PaymentRequest) -> ProviderResult:
         raise UnsupportedOperation(Operation.PURCHASE)

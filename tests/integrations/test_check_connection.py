@@ -15,9 +15,9 @@ from integrations.adapters import adapter_for
 from integrations.adapters.base import ConnectionCheck
 from integrations.models import Integration
 from integrations.types import IntegrationType
+from simulators.base import Fault, Simulator
+from simulators.payflow import PayflowSimulator
 from tests.factories import VALID_SETTINGS, create_integration
-from tests.simulators.base import Fault, Simulator
-from tests.simulators.payflow_simulator import PayflowSimulator
 
 pytestmark = pytest.mark.django_db
 

@@ -16,12 +16,12 @@ from typing import TypeVar
 import pytest
 
 from integrations.types import IntegrationType
+from simulators.authorize_net import AuthorizeNetSimulator
+from simulators.base import Simulator
+from simulators.payflow import PayflowAccount, PayflowSimulator
+from simulators.paypal import PayPalSimulator
+from simulators.stripe import StripeSimulator
 from tests.factories import VALID_SETTINGS
-from tests.simulators.authorize_net_simulator import AuthorizeNetSimulator
-from tests.simulators.base import Simulator
-from tests.simulators.payflow_simulator import PayflowAccount, PayflowSimulator
-from tests.simulators.paypal_simulator import PayPalSimulator
-from tests.simulators.stripe_simulator import StripeSimulator
 
 S = TypeVar("S", bound=Simulator)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import requests
 
 from integrations.adapters import payflow_nvp
-from tests.simulators.authorize_net_simulator import BOM, PATH, AuthorizeNetSimulator
-from tests.simulators.payflow_simulator import PayflowSimulator
-from tests.simulators.paypal_simulator import PayPalSimulator
-from tests.simulators.stripe_simulator import StripeSimulator
+from simulators.authorize_net import BOM, PATH, AuthorizeNetSimulator
+from simulators.payflow import PayflowSimulator
+from simulators.paypal import PayPalSimulator
+from simulators.stripe import StripeSimulator
 
 PAYFLOW_LOGIN = "PARTNER=PayPal&VENDOR=acme&USER=acme&PWD=payflow-secret-1"
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from integrations.adapters import payflow_nvp
-from tests.simulators.base import Request, Response, Simulator
+from simulators.base import Request, Response, Simulator
 
 TRANSACTION_TYPES = frozenset("SADVCIFLN")
 TENDERS = frozenset("ACDKP")

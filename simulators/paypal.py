@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.simulators.base import Request, Response, Simulator
+from simulators.base import Request, Response, Simulator
 
 TOKEN_LIFETIME_SECONDS = 32400
 SCOPES = (

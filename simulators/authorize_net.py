@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import pyxb
 from authorizenet import apicontractsv1
 
-from tests.simulators.base import Request, Response, Simulator
+from simulators.base import Request, Response, Simulator
 
 NAMESPACE = "AnetApi/xml/v1/schema/AnetApiSchema.xsd"
 PATH = "/xml/v1/request.api"

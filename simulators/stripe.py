@@ -13,7 +13,7 @@ import re
 import secrets
 from typing import Any
 
-from tests.simulators.base import Request, Response, Simulator
+from simulators.base import Request, Response, Simulator
 
 _KEY_PREFIX = re.compile(r"^(sk|rk|pk)_(test|live)_")
 
