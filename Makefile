@@ -16,9 +16,13 @@ $(STAMP): requirements.lock
 	$(BIN)/pip install --quiet --requirement requirements.lock
 	touch $(STAMP)
 
+# The provider simulators run beside the server (the demo's card and PayPal methods use them)
+# and stop with it.
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python -m simulators & simulators=$$!; \
+	trap 'kill $$simulators 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py seed_demo && \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install

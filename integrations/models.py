@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets as token_source
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -18,6 +19,10 @@ class IntegrationQuerySet(models.QuerySet["Integration"]):
     def alive(self) -> IntegrationQuerySet:
         """Integrations that have not been deleted (deleted ones stay as tombstones)."""
         return self.filter(deleted_at__isnull=True)
+
+
+def new_webhook_token() -> str:
+    return token_source.token_urlsafe(32)
 
 
 class Integration(models.Model):
@@ -38,6 +43,9 @@ class Integration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The unguessable part of this integration's webhook URL (/webhooks/<token>/); the
+    # provider's signature is still checked on every call.
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
 
     objects = IntegrationQuerySet.as_manager()
 

@@ -6,13 +6,23 @@ shown), allows one live payment per order, and is idempotent on the form's key.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from backoffice.models import Address as OrderAddress
 from backoffice.models import CustomerUser, Order
 from integrations.adapters import adapter_class_for, adapter_for
-from integrations.adapters.base import BillingData, PaymentRequest
+from integrations.adapters.base import (
+    BillingData,
+    CheckoutUrls,
+    PaymentAdapter,
+    PaymentRequest,
+    ProviderError,
+)
 from integrations.adapters.base import Operation as AdapterOperation
 from integrations.models import PaymentMethod
 from integrations.types import PaymentAction
@@ -22,6 +32,8 @@ from payments.ledger import PaymentError, order_refresh_payment_status
 from payments.models import Operation, PaymentTransaction, State
 from payments.status import PaymentStatus
 from rules.evaluation import Address, Checkout, LineItem, resolve_methods
+
+logger = logging.getLogger(__name__)
 
 METHOD_UNAVAILABLE = (
     "The selected payment method is no longer available. Please select a different payment method."
@@ -92,9 +104,19 @@ def _refuse_if_already_paid(order: Order) -> None:
 
 @db_transaction.atomic
 def checkout_submit(
-    *, order: Order, method: PaymentMethod, customer_user: CustomerUser, idempotency_key: str
+    *,
+    order: Order,
+    method: PaymentMethod,
+    customer_user: CustomerUser,
+    idempotency_key: str,
+    urls_for: Callable[[PaymentTransaction], CheckoutUrls] | None = None,
 ) -> PaymentTransaction:
-    """Pay for `order` with `method` as the buyer; a retry with the same key gets the same row."""
+    """Pay for `order` with `method` as the buyer; a retry with the same key gets the same row.
+
+    Offline methods and server-side adapters answer at once. A browser-step adapter (cards,
+    PayPal) leaves the row pending with the provider's payment started; `urls_for(row)` gives
+    the addresses the buyer's browser comes back to (see `payments.browser_checkout`).
+    """
     key = ledger.require_key(idempotency_key)
     if customer_user.customer_id != order.customer_id:
         raise PaymentError("This order belongs to another customer.")
@@ -123,26 +145,15 @@ def checkout_submit(
             f"{method.label} cannot take payments yet. Please select a different payment method."
         )
     amount = ledger.clean_amount(order.total, order.currency)
-    billing = order.billing_address
-    request = PaymentRequest(
-        order_number=order.number,
+    request = payment_request(
+        order=order,
+        method=method,
         amount=amount,
-        currency=order.currency,
         idempotency_key=key,
-        method_identifier=method.identifier,
-        payment_action=method.payment_action,
-        customer_name=order.customer.name,
-        billing=BillingData(
-            name=billing.name,
-            email=customer_user.user.email,
-            street=billing.street,
-            city=billing.city,
-            postal_code=billing.postal_code,
-            region=billing.region,
-            country=str(billing.country),
-        ),
-        payment_term=term.label if term else "",
+        email=customer_user.user.email,
     )
+    if adapter_class.browser_step and urls_for is None:
+        raise PaymentError(f"{method.label} needs the payment page. Please try again.")
     row, created = ledger.insert(
         ledger.new_row(
             order=order,
@@ -159,15 +170,87 @@ def checkout_submit(
     if not created:
         return row
     adapter = adapter_for(method.integration)
+    if adapter_class.browser_step:
+        assert urls_for is not None
+        _begin(row, adapter, request, urls_for(row))
+        return row
     call = getattr(adapter, adapter_operation.value)
     ledger.record_answer(row, lambda: call(request))
     if row.state == State.PENDING and operation in (Operation.PENDING, Operation.INVOICE):
         # The offline record itself succeeded; it stays open until staff mark it received.
         row.state = State.SUCCEEDED
-    if row.state == State.SUCCEEDED and operation != Operation.CHARGE:
-        row.is_open = True
-    if row.state == State.SUCCEEDED and operation == Operation.AUTHORIZE:
-        row.authorization_expires_at = authorization_expires_at(row.provider_type, timezone.now())
-    row.save(update_fields=["state", "is_open", "authorization_expires_at", "updated_at"])
-    order_refresh_payment_status(order=order)
+    checkout_settle(row)
     return row
+
+
+def checkout_settle(row: PaymentTransaction) -> None:
+    """Save a checkout row's answer: what stays open, when it expires, the order's status."""
+    if row.state == State.SUCCEEDED and row.operation != Operation.CHARGE:
+        row.is_open = True
+    if row.state == State.SUCCEEDED and row.operation == Operation.AUTHORIZE:
+        row.authorization_expires_at = authorization_expires_at(row.provider_type, timezone.now())
+    row.save()
+    order_refresh_payment_status(order=row.order)
+
+
+def _begin(
+    row: PaymentTransaction, adapter: PaymentAdapter, request: PaymentRequest, urls: CheckoutUrls
+) -> None:
+    """Start the browser step; the row stays pending until the buyer comes back.
+
+    Nothing can be charged before the buyer's browser completes the step, so a provider that
+    cannot start it leaves a failed row (the buyer may retry), not an unknown one.
+    """
+    try:
+        step = adapter.begin(request, urls)
+    except Exception as error:
+        if not isinstance(error, ProviderError):
+            logger.exception("Starting the payment step failed for transaction %s", row.pk)
+        row.state = State.FAILED
+        row.message = (
+            "We could not reach the payment provider, so nothing was charged. "
+            "Please try again or select a different payment method."
+        )
+        row.response = {"error": str(error)[:500] if isinstance(error, ProviderError) else ""}
+        row.save()
+        order_refresh_payment_status(order=row.order)
+        return
+    row.provider_reference = step.reference[:255]
+    row.response = step.raw
+    row.save()
+    order_refresh_payment_status(order=row.order)
+
+
+def payment_request(
+    *, order: Order, method: PaymentMethod, amount: Decimal, idempotency_key: str, email: str
+) -> PaymentRequest:
+    """The plain data an adapter receives for paying `order` with `method`."""
+    billing = order.billing_address
+    term = order.customer.effective_payment_term()
+    return PaymentRequest(
+        order_number=order.number,
+        amount=amount,
+        currency=order.currency,
+        idempotency_key=idempotency_key,
+        method_identifier=method.identifier,
+        payment_action=method.payment_action,
+        method_kind=method.kind,
+        customer_name=order.customer.name,
+        billing=BillingData(
+            name=billing.name if billing else "",
+            email=email,
+            street=billing.street if billing else "",
+            city=billing.city if billing else "",
+            postal_code=billing.postal_code if billing else "",
+            region=billing.region if billing else "",
+            country=str(billing.country) if billing else "",
+        ),
+        payment_term=term.label if term else "",
+    )
+
+
+def request_of(row: PaymentTransaction) -> PaymentRequest:
+    """The request a checkout row was written with, rebuilt from its ledger snapshot."""
+    data = dict(row.request)
+    billing = BillingData(**data.pop("billing", {}))
+    return PaymentRequest(**{**data, "amount": Decimal(str(data["amount"])), "billing": billing})

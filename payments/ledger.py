@@ -168,7 +168,8 @@ def record_answer(row: PaymentTransaction, call: Callable[[], ProviderResult]) -
         _record_unknown(row, type(error).__name__)
     else:
         row.state = _state_of(result)
-        row.provider_reference = result.reference[:255]
+        # An answer without a reference (a buyer who has not finished) keeps the one we had.
+        row.provider_reference = (result.reference or row.provider_reference)[:255]
         row.message = result.message[:500]
         row.response = result.raw
     row.save()

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from backoffice.models import CustomerUser, Order
-from integrations.models import PaymentMethod
+from integrations.models import Integration, PaymentMethod
 
 
 class Operation(models.TextChoices):
@@ -79,3 +79,30 @@ class PaymentTransaction(models.Model):
     @property
     def successful(self) -> bool:
         return self.state == State.SUCCEEDED
+
+
+class WebhookEvent(models.Model):
+    """A verified provider notification, kept once per event id so a replay changes nothing."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="+")
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=255)
+    reference = models.CharField(max_length=255, blank=True, default="")
+    # The ledger row it settled, if any; what it did, for the people reading it later.
+    transaction = models.ForeignKey(
+        PaymentTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=255, blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)  # as verified; no secrets in it
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "event_id"], name="webhook_event_once_per_integration"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

@@ -19,6 +19,7 @@ from backoffice.models import CustomerUser, Order, OrderLine
 from backoffice.roles import is_backoffice_user
 from integrations.models import PaymentMethod
 from integrations.types import IntegrationType
+from payments.browser_checkout import awaits_buyer, checkout_urls
 from payments.checkout_services import CHECKOUT_OPERATIONS, METHOD_UNAVAILABLE
 from payments.ledger import PaymentError
 from payments.models import Operation, PaymentTransaction, State
@@ -70,6 +71,18 @@ def _checkout_order(*, customer_user: CustomerUser, number: str) -> Order:
     if order is None:
         raise Http404("No such order.")
     return order
+
+
+def started_payment(order: Order) -> PaymentTransaction | None:
+    """The card or PayPal payment the buyer started for `order` and has not finished, if any."""
+    row = (
+        PaymentTransaction.objects.filter(
+            order=order, operation__in=CHECKOUT_OPERATIONS, state=State.PENDING
+        )
+        .order_by("-id")
+        .first()
+    )
+    return row if row is not None and awaits_buyer(row) else None
 
 
 def awaiting_payment(order: Order) -> bool:
@@ -127,6 +140,8 @@ def checkout(request: HttpRequest, number: str) -> HttpResponse:
     if isinstance(buyer, HttpResponse):
         return buyer
     order = _checkout_order(customer_user=buyer, number=number)
+    if (started := started_payment(order)) is not None:
+        return redirect("payments:checkout_pay", number=order.number, pk=started.pk)
     error = ""
     form = CheckoutForm(request.POST or None)
     if request.method == "POST":
@@ -139,15 +154,18 @@ def checkout(request: HttpRequest, number: str) -> HttpResponse:
             try:
                 if method is None:
                     raise PaymentError(METHOD_UNAVAILABLE)
-                checkout_submit(
+                row = checkout_submit(
                     order=order,
                     method=method,
                     customer_user=buyer,
                     idempotency_key=form.cleaned_data["idempotency_key"],
+                    urls_for=lambda row: checkout_urls(request, row),
                 )
             except PaymentError as refusal:
                 error = str(refusal)
             else:
+                if awaits_buyer(row):
+                    return redirect("payments:checkout_pay", number=order.number, pk=row.pk)
                 return redirect("payments:checkout_done", number=order.number)
         else:
             error = " ".join(
@@ -158,9 +176,8 @@ def checkout(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "storefront/checkout.html", context, status=400 if error else 200)
 
 
-def _checkout_context(order: Order, *, error: str, chosen: str) -> dict[str, Any]:
-    can_pay = awaiting_payment(order)
-    methods = resolve_methods(checkout_for_order(order)).methods if can_pay else []
+def summary_context(order: Order) -> dict[str, Any]:
+    """What the order summary beside the checkout and the payment page shows."""
     lines = [
         {
             "line": line,
@@ -174,6 +191,14 @@ def _checkout_context(order: Order, *, error: str, chosen: str) -> dict[str, Any
         "lines": lines,
         "subtotal": format_amount(order.subtotal, order.currency),
         "total": format_amount(order.total, order.currency),
+    }
+
+
+def _checkout_context(order: Order, *, error: str, chosen: str) -> dict[str, Any]:
+    can_pay = awaiting_payment(order)
+    methods = resolve_methods(checkout_for_order(order)).methods if can_pay else []
+    return {
+        **summary_context(order),
         "status_label": status_label(order),
         "can_pay": can_pay,
         "methods": methods,
@@ -199,6 +224,8 @@ def checkout_done(request: HttpRequest, number: str) -> HttpResponse:
     )
     if payment is None:
         return redirect("payments:checkout", number=order.number)
+    if awaits_buyer(payment):
+        return redirect("payments:checkout_pay", number=order.number, pk=payment.pk)
     return render(
         request,
         "storefront/done.html",

@@ -56,8 +56,11 @@ class Simulator(ThreadingHTTPServer):
     content_type = "application/json"
     internal_error = Response(500, b"<html><h1>500 Internal Server Error</h1></html>", "text/html")
 
+    # 0 picks a free port (tests); the demo runner binds each simulator to a fixed one.
+    bind_port = 0
+
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", self.bind_port), _Handler)
         self.fault: Fault | None = None
         self.slow_seconds = 2.0
         self.received: list[Request] = []
@@ -116,6 +119,15 @@ class Simulator(ThreadingHTTPServer):
             with self._lock:
                 self.errors.append(traceback.format_exc())
             return Response(599, b"simulator error", "text/plain")
+        finally:
+            self.after_request()
+
+    def after_request(self) -> None:
+        """A hook run after every answer (the demo runner saves the provider's state here)."""
+
+    def provider_state(self) -> dict[str, Any]:
+        """The provider's state: what a subclass added to the server's own attributes."""
+        return {name: value for name, value in vars(self).items() if name not in _SERVER_ATTRIBUTES}
 
     def answer(self, request: Request) -> Response:
         """The provider's answer to `request`; subclasses implement their API here."""
@@ -124,6 +136,22 @@ class Simulator(ThreadingHTTPServer):
     def not_simulated(self, request: Request) -> Response:
         body = f"{type(self).__name__} does not simulate {request.method} {request.path}"
         return Response(501, body.encode(), "text/plain")
+
+
+# Every attribute a bare Simulator has: what is not among them is a provider's state.
+_SERVER_ATTRIBUTES = frozenset(
+    {
+        *vars(ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler, False)),
+        "fault",
+        "slow_seconds",
+        "received",
+        "errors",
+        "_lock",
+        "_release_slow",
+        "_thread",
+        "_threads",  # ThreadingMixIn's, set on the first request
+    }
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -137,6 +165,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._serve()
+
+    def do_OPTIONS(self) -> None:
+        # CORS preflight for the stand-in browser scripts, which call the simulator from our page.
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type, Authorization")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _serve(self) -> None:
         url = urlsplit(self.path)

@@ -142,6 +142,9 @@ class WebhookEvent:
     state: ResultState | None = None
     message: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    # When the event settles a payment whose later capture/refund need another id than
+    # `reference` (PayPal: the authorization or sale of a payment), that id.
+    settled_reference: str = ""
 
 
 class InvalidWebhook(Exception):

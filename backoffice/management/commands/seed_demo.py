@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from backoffice.demo import simulator_url
 from backoffice.models import (
     Address,
     Customer,
@@ -56,6 +57,7 @@ DEMO_INTEGRATIONS: list[dict[str, Any]] = [
         "type": IntegrationType.PAYFLOW_GATEWAY,
         "name": "Demo Payflow Gateway",
         "settings": {
+            "api_base_url": simulator_url("payflow"),
             "credit_card_label": "Credit Card",
             "credit_card_short_label": "Credit Card",
             "allowed_card_types": ["visa", "mastercard"],
@@ -82,6 +84,7 @@ DEMO_INTEGRATIONS: list[dict[str, Any]] = [
         "type": IntegrationType.PAYMENTS_PRO,
         "name": "Demo Payments Pro",
         "settings": {
+            "api_base_url": simulator_url("payflow"),
             "credit_card_label": "Credit Card (Payments Pro)",
             "credit_card_short_label": "Credit Card",
             "allowed_card_types": ["visa", "mastercard", "american_express"],
@@ -108,6 +111,7 @@ DEMO_INTEGRATIONS: list[dict[str, Any]] = [
         "type": IntegrationType.PAYPAL_EXPRESS,
         "name": "Demo PayPal Express",
         "settings": {
+            "api_base_url": simulator_url("paypal"),
             "label": "PayPal",
             "short_label": "PayPal",
             "client_id": "DemoSandboxClientId",
@@ -120,6 +124,7 @@ DEMO_INTEGRATIONS: list[dict[str, Any]] = [
         "type": IntegrationType.AUTHORIZE_NET,
         "name": "Demo Authorize.Net",
         "settings": {
+            "api_base_url": simulator_url("authorize_net"),
             "credit_card_label": "Credit Card (Authorize.Net)",
             "credit_card_short_label": "Credit Card",
             "allowed_card_types": ["visa", "mastercard", "discover"],
@@ -140,6 +145,7 @@ DEMO_INTEGRATIONS: list[dict[str, Any]] = [
         "type": IntegrationType.STRIPE,
         "name": "Demo Stripe",
         "settings": {
+            "api_base_url": simulator_url("stripe"),
             "label": "Credit Card (Stripe)",
             "short_label": "Credit Card",
             "publishable_key": "pk_test_DemoPublishableKey0000000001",
@@ -214,7 +220,9 @@ class Command(BaseCommand):
     def _integrations(self, admin: User) -> int:
         created = 0
         for spec in DEMO_INTEGRATIONS:
-            if Integration.objects.alive().filter(name=spec["name"]).exists():
+            existing = Integration.objects.alive().filter(name=spec["name"]).first()
+            if existing is not None:
+                self._point_at_simulator(existing, spec)
                 continue
             # Through the same form an administrator uses, so demo data obeys every rule.
             form = form_class_for(spec["type"])(
@@ -236,6 +244,13 @@ class Command(BaseCommand):
             )
             created += 1
         return created
+
+    def _point_at_simulator(self, integration: Integration, spec: dict[str, Any]) -> None:
+        """Demo databases seeded before the simulators existed get their endpoint override."""
+        url = spec["settings"].get("api_base_url")
+        if url and not integration.settings.get("api_base_url"):
+            integration.settings["api_base_url"] = url
+            integration.save(update_fields=["settings", "updated_at"])
 
     def _rules(self, admin: User) -> int:
         def method(integration_name: str, kind: str) -> RuleMethodData:
