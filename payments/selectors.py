@@ -57,14 +57,22 @@ def order_payment_history(*, order: Order) -> QuerySet[PaymentTransaction]:
     ).order_by("-id")
 
 
-def _child_total(transaction: PaymentTransaction, name: str) -> Decimal:
-    annotated = getattr(transaction, name, None)
-    if annotated is not None:
-        return Decimal(annotated)
-    total = transaction.children.filter(
-        operation=_TOTALS[name], state__in=HOLDING_STATES
-    ).aggregate(total=Sum("amount"))["total"]
-    return total or Decimal(0)
+def _child_totals(transaction: PaymentTransaction, *names: str) -> list[Decimal]:
+    """The totals `names` of `transaction`'s children: annotated, or else all in one query."""
+    computed: dict[str, Decimal | None] = {}
+    missing = [name for name in names if getattr(transaction, name, None) is None]
+    if missing:
+        computed = transaction.children.aggregate(
+            **{
+                name: Sum("amount", filter=Q(operation=_TOTALS[name], state__in=HOLDING_STATES))
+                for name in missing
+            }
+        )
+    totals = []
+    for name in names:
+        annotated = getattr(transaction, name, None)
+        totals.append(Decimal(annotated) if annotated is not None else computed[name] or Decimal(0))
+    return totals
 
 
 def capturable_amount(transaction: PaymentTransaction) -> Decimal:
@@ -75,12 +83,8 @@ def capturable_amount(transaction: PaymentTransaction) -> Decimal:
         and transaction.is_open
     ):
         return Decimal(0)
-    remaining = (
-        transaction.amount
-        - _child_total(transaction, "captured_total")
-        - _child_total(transaction, "canceled_total")
-    )
-    return max(remaining, Decimal(0))
+    captured, canceled = _child_totals(transaction, "captured_total", "canceled_total")
+    return max(transaction.amount - captured - canceled, Decimal(0))
 
 
 def refundable_amount(transaction: PaymentTransaction) -> Decimal:
@@ -90,7 +94,8 @@ def refundable_amount(transaction: PaymentTransaction) -> Decimal:
         and transaction.state == State.SUCCEEDED
     ):
         return Decimal(0)
-    return max(transaction.amount - _child_total(transaction, "refunded_total"), Decimal(0))
+    (refunded,) = _child_totals(transaction, "refunded_total")
+    return max(transaction.amount - refunded, Decimal(0))
 
 
 def authorization_is_expired(transaction: PaymentTransaction) -> bool:
