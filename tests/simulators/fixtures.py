@@ -69,7 +69,9 @@ def _authorize_net_server() -> Iterator[AuthorizeNetSimulator]:
 @pytest.fixture
 def stripe_simulator(_stripe_server: StripeSimulator) -> Iterator[StripeSimulator]:
     _stripe_server.reset()
-    _stripe_server.secret_keys.add(VALID_SETTINGS[IntegrationType.STRIPE]["secret_key"])
+    settings = VALID_SETTINGS[IntegrationType.STRIPE]
+    _stripe_server.secret_keys.add(settings["secret_key"])
+    _stripe_server.publishable_keys.add(settings["publishable_key"])
     yield from _for_one_test(_stripe_server)
 
 
