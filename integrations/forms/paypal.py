@@ -170,8 +170,16 @@ class PayPalExpressForm(IntegrationForm):
     payment_action = forms.ChoiceField(
         label="Payment action", choices=CARD_ACTIONS, initial=PaymentAction.CHARGE
     )
+    webhook_id = forms.CharField(
+        label="Webhook ID",
+        max_length=64,
+        required=False,
+        validators=[RegexValidator(r"^[A-Za-z0-9\-]+$", "This is not a PayPal webhook ID.")],
+        help_text="The ID PayPal shows for the webhook pointing at this site; PayPal checks "
+        "each notification's signature against it. Leave empty to refuse webhooks.",
+    )
     fieldsets = [
         ("Display", ["label", "short_label"]),
-        ("Integration", ["client_id", "client_secret", "sandbox_mode"]),
+        ("Integration", ["client_id", "client_secret", "sandbox_mode", "webhook_id"]),
         ("Advanced", ["payment_action"]),
     ]
