@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from decimal import Decimal
 from typing import Any
@@ -624,3 +626,79 @@ def test_the_simulator_serves_a_stand_in_stripe_js(stripe_simulator: StripeSimul
     ):
         assert name in script
     assert ".name =" not in script  # card inputs carry no name: nothing posts to our server
+
+
+# A DOM just large enough for the stand-in Stripe.js; the test fills the inputs it renders.
+NODE_HARNESS = r"""
+const [scriptUrl, publishableKey, clientSecret, number] = process.argv.slice(1);  // node -e: argv[1] is the first
+const inputs = [];
+function element(tag) {
+  const node = { tag, style: {}, children: [], textContent: "", value: "",
+                 appendChild(child) { this.children.push(child); return child; } };
+  if (tag === "input") inputs.push(node);
+  return node;
+}
+const host = element("div");
+globalThis.window = globalThis;
+globalThis.document = {
+  currentScript: { src: scriptUrl },
+  createElement: element,
+  createTextNode: (text) => ({ text }),
+  querySelector: (selector) => (selector === "#card-element" ? host : null),
+};
+(async () => {
+  const source = await (await fetch(scriptUrl)).text();
+  eval(source);
+  const stripe = Stripe(publishableKey);
+  const card = stripe.elements().create("card");
+  card.mount("#card-element");
+  const byPlaceholder = (p) => inputs.find((input) => input.placeholder === p);
+  byPlaceholder("4242 4242 4242 4242").value = number;
+  byPlaceholder("MM / YY").value = "12 / 40";
+  byPlaceholder("123").value = "123";
+  const names = inputs.filter((input) => input.name !== undefined && input.name !== "");
+  const result = await stripe.confirmCardPayment(clientSecret, {
+    payment_method: { card, billing_details: { name: "Ada Lovelace" } },
+  });
+  console.log(JSON.stringify({ result, inputs: inputs.length, named: names.length }));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+@pytest.mark.parametrize(
+    ("number", "outcome"),
+    [(GOOD_CARD, "requires_capture"), ("4000000000000002", "Your card was declined.")],
+)
+def test_the_stand_in_stripe_js_confirms_the_payment(
+    adapter: PaymentAdapter, stripe_simulator: StripeSimulator, number: str, outcome: str
+) -> None:
+    request = _request()
+    step = adapter.begin(request, URLS)
+    run = subprocess.run(
+        [
+            "node",
+            "-e",
+            NODE_HARNESS,
+            step.data["script_url"],
+            step.data["publishable_key"],
+            step.data["client_secret"],
+            number,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert (answer["inputs"], answer["named"]) == (3, 0)
+    result = answer["result"]
+    if "paymentIntent" in result:
+        assert result["paymentIntent"]["id"] == step.reference
+        assert result["paymentIntent"]["status"] == outcome
+    else:
+        assert result["error"]["message"] == outcome
+    confirm = next(r for r in stripe_simulator.received if r.path.endswith("/confirm"))
+    assert b"payment_method_data%5Bbilling_details%5D%5Bname%5D=Ada+Lovelace" in confirm.body
+    intent = stripe_simulator.payment_intents[step.reference]
+    assert stripe_simulator.payment_methods[intent["payment_method"]]["card"]["exp_year"] == 2040
