@@ -1,21 +1,30 @@
-"""PayPal Payflow Pro's NVP API (https://pilot-payflowpro.paypal.com/), as far as the adapter
-uses it.
+"""PayPal Payflow Pro's NVP API (https://pilot-payflowpro.paypal.com/), the transparent-redirect
+endpoint of Payflow Link and a stand-in for PayPal's Express Checkout page, as far as the adapter
+uses them.
 
 Supported: the message protocol (a `NAME=value&…` body with length tags, never URL-encoded; the
 `Content-Type: text/namevalue`, `X-VPS-REQUEST-ID` and `X-VPS-CLIENT-TIMEOUT` headers; a reused
-request ID replays the first answer with `DUPLICATE=1`), the PARTNER/VENDOR/USER/PWD login, and
-secure-token creation (`CREATESECURETOKEN=Y` with a `SECURETOKENID`).
+request ID replays the first answer with `DUPLICATE=1`), the PARTNER/VENDOR/USER/PWD login,
+secure tokens (`CREATESECURETOKEN=Y`: single use, 30 minutes, RESULT 160/161/162), the card
+form posted to `POST /payflowlink`, transactions A/S/D/V/C/I with the pilot server's amount
+triggers, and Express Checkout over Payflow (`TENDER=P`, `ACTION=S/G/D`) with the buyer's
+approval page at `GET /cgi-bin/webscr`.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 import string
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import parse_qsl, urlencode
 
 from integrations.adapters import payflow_nvp
+from payments.money import exponent
 from simulators.base import Request, Response, Simulator
 
 TRANSACTION_TYPES = frozenset("SADVCIFLN")
@@ -23,7 +32,13 @@ TENDERS = frozenset("ACDKP")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,32}$")  # 1 to 32 printable characters
 _SECURE_TOKEN_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 _AMOUNT = re.compile(r"^\d{1,10}\.\d{2}$")
+_WHOLE_AMOUNT = re.compile(r"^\d{1,10}$")
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
+_REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
+_LOGIN_FIELDS = frozenset({"PARTNER", "VENDOR", "USER", "PWD"})
+_APPROVED = {"RESULT": "0", "RESPMSG": "Approved"}
+SECURE_TOKEN_LIFETIME_SECONDS = 30 * 60.0
+EXPRESS_TOKEN_LIFETIME_SECONDS = 3 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -34,12 +49,59 @@ class PayflowAccount:
     password: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class SecureToken:
     token: str
     token_id: str
+    vendor: str
     fields: dict[str, str]  # the transaction the buyer's card will be used for
     created_at: float
+    pnref: str = ""  # the transaction made with it: a token is good for one
+    in_progress: bool = False
+
+
+@dataclass
+class ExpressToken:
+    token: str
+    vendor: str
+    fields: dict[str, str]  # ACTION=S's TRXTYPE, AMT, CURRENCY, RETURNURL, CANCELURL, INVNUM
+    created_at: float
+    payer_id: str = ""  # set when the buyer approves on the PayPal page
+    pnref: str = ""  # set by ACTION=D
+
+
+@dataclass
+class Transaction:
+    """One Payflow transaction; amounts are in the currency's minor units."""
+
+    pnref: str
+    vendor: str
+    trxtype: str
+    tender: str
+    amount: int
+    currency: str
+    result: int
+    respmsg: str
+    origid: str = ""
+    acct_last4: str = ""
+    invnum: str = ""
+    captured: int = 0  # an authorization's delayed captures
+    refunded: int = 0  # a sale's or capture's credits
+    closed: bool = False  # an authorization captured completely or voided
+    voided: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        return self.result == 0
+
+    def as_answer(self) -> dict[str, str]:
+        return {
+            "RESULT": str(self.result),
+            "PNREF": self.pnref,
+            "RESPMSG": self.respmsg,
+            **self.extra,
+        }
 
 
 class PayflowSimulator(Simulator):
@@ -47,19 +109,42 @@ class PayflowSimulator(Simulator):
 
     def __init__(self) -> None:
         super().__init__()
+        self.secure_token_lifetime_seconds = SECURE_TOKEN_LIFETIME_SECONDS
+        self.express_token_lifetime_seconds = EXPRESS_TOKEN_LIFETIME_SECONDS
         self.accounts: set[PayflowAccount] = set()
         self.secure_tokens: dict[str, SecureToken] = {}  # by SECURETOKENID
+        self.express_tokens: dict[str, ExpressToken] = {}  # by TOKEN
+        self.transactions: dict[str, Transaction] = {}  # by PNREF
+        # The silent posts Payflow Link would send: (SILENTPOSTURL, fields), in order.
+        self.silent_posts: list[tuple[str, dict[str, str]]] = []
         self._answers: dict[tuple[str, str], dict[str, str]] = {}  # by (VENDOR, request ID)
+        self._state = threading.RLock()
 
     def reset(self) -> None:
         super().reset()
-        self.accounts.clear()
-        self.secure_tokens.clear()
-        self._answers.clear()
+        self.secure_token_lifetime_seconds = SECURE_TOKEN_LIFETIME_SECONDS
+        self.express_token_lifetime_seconds = EXPRESS_TOKEN_LIFETIME_SECONDS
+        with self._state:
+            self.accounts.clear()
+            self.secure_tokens.clear()
+            self.express_tokens.clear()
+            self.transactions.clear()
+            self.silent_posts.clear()
+            self._answers.clear()
+
+    # --- routing --------------------------------------------------------------------------------
 
     def answer(self, request: Request) -> Response:
-        if (request.method, request.path) != ("POST", "/"):
-            return self.not_simulated(request)
+        route = (request.method, request.path)
+        if route == ("POST", "/"):
+            return self._api(request)
+        if route == ("POST", "/payflowlink"):
+            return self._payflowlink(request)
+        if request.path == "/cgi-bin/webscr" and request.method in ("GET", "POST"):
+            return self._paypal_page(request)
+        return self.not_simulated(request)
+
+    def _api(self, request: Request) -> Response:
         request_id = request.headers.get("X-VPS-REQUEST-ID", "")
         content_type = request.headers.get("Content-Type", "").replace(" ", "")
         # Payflow documents no RESULT for a missing request ID; a field format error is the
@@ -81,44 +166,56 @@ class PayflowSimulator(Simulator):
             return _reply(
                 request_id, {"RESULT": "7", "RESPMSG": "Field format error: Invalid information"}
             )
-        key = (fields.get("VENDOR", ""), request_id)
-        if key in self._answers:
-            return _reply(request_id, {**self._answers[key], "DUPLICATE": "1"})
-        answer = self._transaction(
-            fields, client_timeout=request.headers.get("X-VPS-CLIENT-TIMEOUT")
-        )
-        if answer is None:
-            return self.not_simulated(request)
-        self._answers[key] = answer
-        return _reply(request_id, answer)
-
-    def _transaction(
-        self, fields: dict[str, str], *, client_timeout: str | None
-    ) -> dict[str, str] | None:
+        client_timeout = request.headers.get("X-VPS-CLIENT-TIMEOUT")
         if client_timeout is not None and not (
             client_timeout.isdigit() and int(client_timeout) > 0
         ):
             # The client allows no time at all for the transaction.
-            return {"RESULT": "11", "RESPMSG": "Client time-out waiting for response"}
-        account = PayflowAccount(
-            partner=fields.get("PARTNER", ""),
-            vendor=fields.get("VENDOR", ""),
-            user=fields.get("USER", ""),
-            password=fields.get("PWD", ""),
-        )
-        if account not in self.accounts:
-            return {"RESULT": "1", "RESPMSG": "User authentication failed"}
-        if fields.get("TRXTYPE") not in TRANSACTION_TYPES:
+            return _reply(
+                request_id, {"RESULT": "11", "RESPMSG": "Client time-out waiting for response"}
+            )
+        if _account(fields) not in self.accounts:
+            return _reply(request_id, {"RESULT": "1", "RESPMSG": "User authentication failed"})
+        vendor = fields["VENDOR"]
+        with self._state:
+            key = (vendor, request_id)
+            if key in self._answers:
+                # Payflow ignores the new request's data and answers the first one again.
+                return _reply(request_id, {**self._answers[key], "DUPLICATE": "1"})
+            answer = self._transaction(vendor, fields)
+            if answer is None:
+                return self.not_simulated(request)
+            self._answers[key] = answer
+        return _reply(request_id, answer)
+
+    # --- NVP transactions -----------------------------------------------------------------------
+
+    def _transaction(self, vendor: str, fields: dict[str, str]) -> dict[str, str] | None:
+        trxtype = fields.get("TRXTYPE", "")
+        tender = fields.get("TENDER", "C")
+        if trxtype not in TRANSACTION_TYPES:
             return {"RESULT": "3", "RESPMSG": "Invalid transaction type"}
-        if fields.get("TENDER", "C") not in TENDERS:
+        if tender not in TENDERS:
             return {"RESULT": "2", "RESPMSG": "Invalid tender"}
-        if "AMT" in fields and not _AMOUNT.match(fields["AMT"]):
+        currency = fields.get("CURRENCY", "USD")
+        if "AMT" in fields and not _amount_valid(fields["AMT"], currency):
             return {"RESULT": "4", "RESPMSG": "Invalid amount"}
         if fields.get("CREATESECURETOKEN") == "Y":
-            return self._create_secure_token(fields)
-        return None
+            return self._create_secure_token(vendor, fields)
+        if tender == "P" and "ACTION" in fields:
+            return self._express(vendor, fields)
+        if trxtype in ("A", "S") and tender == "C" and "ACCT" in fields:
+            return self._card(vendor, fields, fields).as_answer()
+        handlers = {
+            "D": self._delayed_capture,
+            "V": self._void,
+            "C": self._credit,
+            "I": self._inquiry,
+        }
+        handler = handlers.get(trxtype)
+        return handler(vendor, fields) if handler else None
 
-    def _create_secure_token(self, fields: dict[str, str]) -> dict[str, str]:
+    def _create_secure_token(self, vendor: str, fields: dict[str, str]) -> dict[str, str]:
         token_id = fields.get("SECURETOKENID", "")
         if not _SECURE_TOKEN_ID.match(token_id):
             return {"RESULT": "7", "RESPMSG": "Field format error: Secure Token Id is invalid"}
@@ -131,15 +228,433 @@ class PayflowSimulator(Simulator):
         transaction = {
             name: value
             for name, value in fields.items()
-            if name not in {"PARTNER", "VENDOR", "USER", "PWD", "CREATESECURETOKEN"}
+            if name not in _LOGIN_FIELDS | {"CREATESECURETOKEN"}
         }
-        self.secure_tokens[token_id] = SecureToken(token, token_id, transaction, time.time())
-        return {
-            "RESULT": "0",
-            "RESPMSG": "Approved",
-            "SECURETOKEN": token,
-            "SECURETOKENID": token_id,
+        self.secure_tokens[token_id] = SecureToken(
+            token, token_id, vendor, transaction, time.time()
+        )
+        return {**_APPROVED, "SECURETOKEN": token, "SECURETOKENID": token_id}
+
+    def _card(self, vendor: str, transaction: dict[str, str], card: dict[str, str]) -> Transaction:
+        """Run an A or S card transaction: the pilot server's triggers decide the outcome."""
+        currency = transaction.get("CURRENCY", "USD")
+        amount = _minor(transaction.get("AMT", "0.00"), currency)
+        acct = card.get("ACCT", "").replace(" ", "")
+        result, message = 0, "Approved"
+        if not (acct.isdigit() and 13 <= len(acct) <= 19 and _luhn_valid(acct)):
+            result, message = 23, "Invalid account number"
+        elif not _expiry_valid(card.get("EXPDATE", "")):
+            result, message = 24, "Invalid expiration date"
+        elif card.get("CVV2") and not re.fullmatch(r"\d{3,4}", card["CVV2"]):
+            result, message = 7, "Field format error: CVV2 is invalid"
+        else:
+            whole_units = amount // 10 ** exponent(currency)
+            if whole_units == 1012 or whole_units >= 2001:
+                result, message = 12, "Declined"
+            elif whole_units == 1013:
+                result, message = 13, "Referral"
+        record = self._record(
+            vendor,
+            trxtype=transaction.get("TRXTYPE", "S"),
+            tender="C",
+            amount=amount,
+            currency=currency,
+            result=result,
+            respmsg=message,
+            acct_last4=acct[-4:],
+            invnum=transaction.get("INVNUM", ""),
+        )
+        extra = {"AUTHCODE": f"{secrets.randbelow(10**6):06d}"} if record.approved else {}
+        if record.approved:
+            extra.update(
+                {"AVSADDR": "Y", "AVSZIP": "Y", "CVV2MATCH": "Y" if "CVV2" in card else "X"}
+            )
+        record.extra = extra
+        return record
+
+    def _delayed_capture(self, vendor: str, fields: dict[str, str]) -> dict[str, str]:
+        original = self._original(vendor, fields)
+        if isinstance(original, dict):
+            return original
+        if original.trxtype != "A" or not original.approved:
+            return _refused(111, "Capture error: only an approved authorization can be captured")
+        if original.closed:
+            return _refused(
+                111,
+                "Capture error: the authorization was voided"
+                if original.voided
+                else "Capture error: the authorization has already been captured",
+            )
+        remaining = original.amount - original.captured
+        amount = _minor(fields["AMT"], original.currency) if "AMT" in fields else remaining
+        if amount <= 0 or amount > remaining:
+            return _refused(111, "Capture error: the amount exceeds what remains authorized")
+        original.captured += amount
+        # CAPTURECOMPLETE=Y (the default) releases whatever remains of the authorization.
+        if fields.get("CAPTURECOMPLETE", "Y") != "N" or original.captured == original.amount:
+            original.closed = True
+        capture = self._derived(original, "D", amount)
+        return capture.as_answer()
+
+    def _void(self, vendor: str, fields: dict[str, str]) -> dict[str, str]:
+        original = self._original(vendor, fields)
+        if isinstance(original, dict):
+            return original
+        if not original.approved or original.trxtype not in ("A", "S", "D"):
+            return _refused(108, "Void error: this transaction cannot be voided")
+        if original.trxtype == "A" and original.closed:
+            reason = "voided" if original.voided else "captured in full"
+            return _refused(108, f"Void error: the authorization was already {reason}")
+        if original.trxtype in ("S", "D") and (original.voided or original.refunded):
+            return _refused(108, "Void error: the transaction was already voided or credited")
+        original.voided = True
+        original.closed = True
+        # Voiding an authorization after partial captures releases only what remains.
+        released = original.amount - original.captured if original.trxtype == "A" else 0
+        return self._derived(original, "V", released or original.amount).as_answer()
+
+    def _credit(self, vendor: str, fields: dict[str, str]) -> dict[str, str]:
+        original = self._original(vendor, fields)
+        if isinstance(original, dict):
+            return original
+        if original.trxtype not in ("S", "D") or not original.approved or original.voided:
+            return _refused(105, "Credit error: only a sale or a delayed capture can be credited")
+        refundable = original.amount - original.refunded
+        amount = _minor(fields["AMT"], original.currency) if "AMT" in fields else refundable
+        if amount <= 0 or amount > refundable:
+            return _refused(105, "Credit error: the amount exceeds what remains to credit")
+        original.refunded += amount
+        return self._derived(original, "C", amount).as_answer()
+
+    def _inquiry(self, vendor: str, fields: dict[str, str]) -> dict[str, str]:
+        if "SECURETOKEN" in fields:
+            token = next(
+                (
+                    t
+                    for t in self.secure_tokens.values()
+                    if t.token == fields["SECURETOKEN"] and t.vendor == vendor
+                ),
+                None,
+            )
+            if token is None:
+                return _refused(7, "Field format error: Secure Token is invalid")
+            if not token.pnref:
+                return _refused(19, "Original transaction ID not found")
+            original = self.transactions[token.pnref]
+        else:
+            found = self._original(vendor, fields)
+            if isinstance(found, dict):
+                return found
+            original = found
+        answer = {
+            **_APPROVED,
+            "PNREF": _reference(),
+            "ORIGRESULT": str(original.result),
+            "ORIGPNREF": original.pnref,
+            "TRANSSTATE": _transaction_state(original),
+            "TRXTYPE": original.trxtype,
+            "TENDER": original.tender,
+            "AMT": _major(original.amount, original.currency),
+            "CURRENCY": original.currency,
         }
+        if original.acct_last4:
+            answer["ACCT"] = original.acct_last4
+        if original.invnum:
+            answer["INVNUM"] = original.invnum
+        return answer
+
+    # --- Express Checkout -----------------------------------------------------------------------
+
+    def _express(self, vendor: str, fields: dict[str, str]) -> dict[str, str]:
+        action = fields["ACTION"]
+        correlation = {"CORRELATIONID": secrets.token_hex(7)}
+        if action == "S":
+            missing = [n for n in ("AMT", "RETURNURL", "CANCELURL") if not fields.get(n)]
+            if missing or fields.get("TRXTYPE") not in ("A", "S"):
+                return _refused(7, f"Field format error: {', '.join(missing) or 'TRXTYPE'} missing")
+            token = "EC-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(17))
+            kept = {n: v for n, v in fields.items() if n not in _LOGIN_FIELDS}
+            self.express_tokens[token] = ExpressToken(token, vendor, kept, time.time())
+            return {**_APPROVED, "TOKEN": token, **correlation}
+        express = self.express_tokens.get(fields.get("TOKEN", ""))
+        if express is None or express.vendor != vendor:
+            return _refused(7, "Field format error: 10410-Invalid token")
+        if time.time() - express.created_at > self.express_token_lifetime_seconds:
+            return _refused(
+                7, "Field format error: 10411-This Express Checkout session has expired"
+            )
+        if action == "G":
+            payer = {"PAYERID": express.payer_id, "PAYERSTATUS": "verified"}
+            return {
+                **_APPROVED,
+                "TOKEN": express.token,
+                "EMAIL": "buyer@example.com",
+                "FIRSTNAME": "Sam",
+                "LASTNAME": "Buyer",
+                **(payer if express.payer_id else {}),
+                **correlation,
+            }
+        if action != "D":
+            return _refused(7, "Field format error: ACTION must be S, G or D")
+        if express.pnref:
+            return _refused(
+                7,
+                "Field format error: 10415-A successful transaction has already been "
+                "completed for this token",
+            )
+        if not express.payer_id:
+            return _refused(
+                7, "Field format error: 10485-Payment has not been authorized by the user"
+            )
+        if fields.get("PAYERID") != express.payer_id:
+            return _refused(7, "Field format error: 10406-The PayerID value is invalid")
+        currency = express.fields.get("CURRENCY", "USD")
+        amount_text = fields.get("AMT", express.fields["AMT"])
+        record = self._record(
+            vendor,
+            trxtype=fields.get("TRXTYPE", express.fields["TRXTYPE"]),
+            tender="P",
+            amount=_minor(amount_text, currency),
+            currency=currency,
+            result=0,
+            respmsg="Approved",
+            invnum=express.fields.get("INVNUM", ""),
+        )
+        record.extra = {"PPREF": secrets.token_hex(8).upper()[:17], "PAYMENTTYPE": "instant"}
+        express.pnref = record.pnref
+        return {**record.as_answer(), "TOKEN": express.token, **correlation}
+
+    def approve_express(self, token: str) -> dict[str, str]:
+        """The buyer approves on PayPal: the query PayPal sends the browser back with."""
+        with self._state:
+            express = self.express_tokens[token]
+            if not express.payer_id:
+                express.payer_id = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(13))
+            return {"token": token, "PayerID": express.payer_id}
+
+    def _paypal_page(self, request: Request) -> Response:
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
+        query = {name: values[0] for name, values in request.query.items()}
+        fields = {**query, **form}
+        with self._state:
+            express = self.express_tokens.get(fields.get("token", ""))
+        if express is None:
+            return _page(404, "PayPal", "<p>This checkout session is unknown or has ended.</p>")
+        if request.method == "POST":
+            if fields.get("choice") == "continue":
+                target = _with_query(
+                    express.fields["RETURNURL"], self.approve_express(express.token)
+                )
+            else:
+                target = _with_query(express.fields["CANCELURL"], {"token": express.token})
+            return Response(303, b"", "text/html", {"Location": target})
+        amount = f"{express.fields['AMT']} {express.fields.get('CURRENCY', 'USD')}"
+        token = html.escape(express.token)
+        invnum = express.fields.get("INVNUM", "")
+        order = f" for order {html.escape(invnum)}" if invnum else ""
+        body = (
+            f"<p>Pay <strong>{html.escape(amount)}</strong>{order} with PayPal?</p>"
+            f'<form method="post" action="/cgi-bin/webscr">'
+            f'<input type="hidden" name="cmd" value="_express-checkout">'
+            f'<input type="hidden" name="token" value="{token}">'
+            '<button name="choice" value="continue">Continue</button> '
+            '<button name="choice" value="cancel" class="secondary">Cancel and return to the store'
+            "</button></form>"
+        )
+        return _page(200, "PayPal", body)
+
+    # --- Payflow Link's transparent redirect ----------------------------------------------------
+
+    def _payflowlink(self, request: Request) -> Response:
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
+        with self._state:
+            known = self.secure_tokens.get(form.get("SECURETOKENID", ""))
+        if known is None or known.token != form.get("SECURETOKEN"):
+            return _page(400, "Payflow Link", "<p>Secure Token is invalid.</p>")
+        result = self.post_card(
+            form["SECURETOKEN"],
+            form["SECURETOKENID"],
+            form.get("ACCT", ""),
+            form.get("EXPDATE", ""),
+            form.get("CVV2", ""),
+        )
+        target = known.fields.get("RETURNURL" if result["RESULT"] == "0" else "ERRORURL", "")
+        target = target or known.fields.get("RETURNURL", "")
+        inputs = "".join(
+            f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+            for name, value in result.items()
+        )
+        body = (
+            "<p>Returning you to the store…</p>"
+            f'<form method="post" action="{html.escape(target)}">{inputs}'
+            "<noscript><button>Continue</button></noscript></form>"
+            "<script>document.forms[0].submit();</script>"
+        )
+        return _page(200, "Payflow Link", body)
+
+    def post_card(
+        self, token: str, token_id: str, acct: str, expdate: str, cvv2: str
+    ) -> dict[str, str]:
+        """The buyer's card form reaches Payflow Link: the fields it posts back to the store.
+
+        The same fields go server to server to SILENTPOSTURL (recorded in `silent_posts`).
+        """
+        with self._state:
+            secure = self.secure_tokens.get(token_id)
+            if secure is None or secure.token != token:
+                return {"RESULT": "7", "RESPMSG": "Field format error: Secure Token is invalid"}
+            base = {"SECURETOKEN": token, "SECURETOKENID": token_id}
+            if secure.in_progress:
+                return {
+                    **base,
+                    **_refused(161, "Transaction using secure token is already in progress"),
+                }
+            if secure.pnref:
+                return {**base, **_refused(160, "Secure Token already been used")}
+            if time.time() - secure.created_at > self.secure_token_lifetime_seconds:
+                return {**base, **_refused(162, "Secure Token Expired")}
+            secure.in_progress = True
+        try:
+            card = {"ACCT": acct, "EXPDATE": expdate, **({"CVV2": cvv2} if cvv2 else {})}
+            with self._state:
+                record = self._card(secure.vendor, secure.fields, card)
+                secure.pnref = record.pnref
+        finally:
+            secure.in_progress = False
+        fields = {
+            **record.as_answer(),
+            **base,
+            "AMT": _major(record.amount, record.currency),
+            "TRXTYPE": record.trxtype,
+            "TENDER": "C",
+            "ACCT": record.acct_last4,
+            "INVNUM": record.invnum,
+        }
+        if secure.fields.get("SILENTPOSTURL"):
+            with self._state:
+                self.silent_posts.append((secure.fields["SILENTPOSTURL"], dict(fields)))
+        return fields
+
+    # --- state helpers --------------------------------------------------------------------------
+
+    def _record(self, vendor: str, **values: object) -> Transaction:
+        record = Transaction(pnref=_reference(), vendor=vendor, **values)  # type: ignore[arg-type]
+        self.transactions[record.pnref] = record
+        return record
+
+    def _derived(self, original: Transaction, trxtype: str, amount: int) -> Transaction:
+        return self._record(
+            original.vendor,
+            trxtype=trxtype,
+            tender=original.tender,
+            amount=amount,
+            currency=original.currency,
+            result=0,
+            respmsg="Approved",
+            origid=original.pnref,
+            acct_last4=original.acct_last4,
+            invnum=original.invnum,
+        )
+
+    def _original(self, vendor: str, fields: dict[str, str]) -> Transaction | dict[str, str]:
+        """The transaction ORIGID names, or the answer refusing the request."""
+        original = self.transactions.get(fields.get("ORIGID", ""))
+        if original is None or original.vendor != vendor:
+            return _refused(19, "Original transaction ID not found")
+        if fields.get("TENDER", "C") != original.tender:
+            return _refused(2, "Invalid tender: the original transaction used another tender")
+        return original
+
+
+def _account(fields: dict[str, str]) -> PayflowAccount:
+    return PayflowAccount(
+        partner=fields.get("PARTNER", ""),
+        vendor=fields.get("VENDOR", ""),
+        user=fields.get("USER", ""),
+        password=fields.get("PWD", ""),
+    )
+
+
+def _amount_valid(text: str, currency: str) -> bool:
+    """`#####.##`; currencies without minor units (JPY) take whole amounts only."""
+    if exponent(currency) == 0:
+        return bool(_WHOLE_AMOUNT.match(text))
+    return bool(_AMOUNT.match(text))
+
+
+def _minor(text: str, currency: str) -> int:
+    units, _, fraction = text.partition(".")
+    places = exponent(currency)
+    return int(units) * 10**places + (int(fraction.ljust(places, "0")[:places]) if places else 0)
+
+
+def _major(amount: int, currency: str) -> str:
+    places = exponent(currency)
+    if places == 0:
+        return str(amount)
+    return f"{amount // 10**places}.{amount % 10**places:0{places}d}"
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _expiry_valid(expdate: str) -> bool:
+    """MMYY, not before the current month."""
+    if not re.fullmatch(r"(0[1-9]|1[0-2])\d\d", expdate):
+        return False
+    today = date.today()
+    month, year = int(expdate[:2]), 2000 + int(expdate[2:])
+    return (year, month) >= (today.year, today.month)
+
+
+def _transaction_state(record: Transaction) -> str:
+    """Inquiry's TRANSSTATE: 1 error, 3 authorized, 6 settlement pending, 9 captured."""
+    if not record.approved:
+        return "1"
+    if record.trxtype == "A":
+        return "9" if record.captured else "3"
+    return "6"
+
+
+def _refused(result: int, message: str) -> dict[str, str]:
+    return {"RESULT": str(result), "RESPMSG": message}
+
+
+def _reference() -> str:
+    """A PNREF: 12 letters and digits."""
+    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12))
+
+
+def _with_query(url: str, query: dict[str, str]) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+
+
+_PAGE_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#222;margin:0}"
+    "main{max-width:28rem;margin:3rem auto;background:#fff;padding:1.5rem 2rem;"
+    "border-radius:8px;box-shadow:0 1px 4px #0002}"
+    ".badge{display:inline-block;background:#fde68a;color:#713f12;padding:.1rem .6rem;"
+    "border-radius:999px;font-size:.8rem;font-weight:600}"
+    "button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:0;background:#0070ba;"
+    "color:#fff;cursor:pointer}button.secondary{background:#e5e7eb;color:#222}"
+)
+
+
+def _page(status: int, service: str, body: str) -> Response:
+    document = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{service} (local simulator)</title><style>{_PAGE_STYLE}</style></head><body>"
+        f'<main><p class="badge">Local simulator: not the real {service}</p>'
+        f"<h1>{service}</h1>{body}</main></body></html>"
+    )
+    return Response(status, document.encode(), "text/html; charset=utf-8")
 
 
 def _reply(request_id: str, fields: dict[str, str]) -> Response:

@@ -6,14 +6,23 @@ length tag (`COMMENT1[5]=a&b=c`), and responses may use length tags the same way
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 
 import requests
 
 LIVE_HOST = "https://payflowpro.paypal.com"
 PILOT_HOST = "https://pilot-payflowpro.paypal.com"
+# Payflow Link takes the buyer's card form posted with a secure token (transparent redirect).
+LIVE_LINK_URL = "https://payflowlink.paypal.com"
+PILOT_LINK_URL = "https://pilot-payflowlink.paypal.com"
+# PayPal's page where the buyer approves an Express Checkout token.
+LIVE_PAYPAL_URL = "https://www.paypal.com/cgi-bin/webscr"
+SANDBOX_PAYPAL_URL = "https://www.sandbox.paypal.com/cgi-bin/webscr"
 
-# RESULT codes worth a clear sentence; others fall back to RESPMSG.
+# What each RESULT means, in words for the person who reads it (the buyer for a decline, staff
+# for a capture, void or credit); others fall back to Payflow's RESPMSG.
 RESULT_MESSAGES = {
     0: "Approved",
     1: "User authentication failed: check the partner, vendor, user and password",
@@ -21,20 +30,38 @@ RESULT_MESSAGES = {
     3: "Invalid transaction type",
     4: "Invalid amount",
     7: "A field has the wrong format",
-    12: "Declined",
-    13: "Referral: the issuer asks for a voice authorization",
-    19: "Original transaction not found",
-    23: "Invalid card number",
-    24: "Invalid expiration date",
+    11: "Payflow timed out waiting for the card network; nothing may have been charged",
+    12: "The card was declined. Please use another card or payment method",
+    13: "The card issuer asks for a call before approving this payment. "
+    "Please use another card or payment method",
+    19: "Payflow does not know the original transaction",
+    23: "The card number is not valid. Please check it and try again",
+    24: "The card's expiration date is not valid or has passed",
     26: "Invalid vendor account",
-    30: "Duplicate transaction",
-    105: "Credit error",
-    108: "Void error",
-    111: "Capture error",
-    160: "Secure token already used",
-    161: "Transaction using secure token is already in progress",
-    162: "Secure token expired",
+    30: "Payflow refused a duplicate transaction",
+    50: "There is not enough money available on the card. Please use another card",
+    105: "Payflow refused the refund: it would exceed what remains to refund",
+    108: "Payflow refused the void: the payment was already captured, voided or refunded",
+    111: "Payflow refused the capture: it would exceed what remains authorized, or the "
+    "authorization was already captured or voided",
+    112: "The billing address did not match the card. Please check it and try again",
+    114: "The card security code did not match. Please check it and try again",
+    125: "The payment was declined by the fraud filters. Please use another payment method",
+    160: "This payment form was already used. Please start the payment again",
+    161: "This payment is already being processed",
+    162: "The payment form expired. Please start the payment again",
 }
+
+
+_PRINTABLE_ID = re.compile(r"^[\x21-\x7e]{1,32}$")
+
+
+def request_id(idempotency_key: str, purpose: str = "") -> str:
+    """The X-VPS-REQUEST-ID for our key: the key itself when Payflow takes it (1 to 32 printable
+    characters, no purpose), else a hash; `purpose` keeps one key's several calls apart."""
+    if not purpose and _PRINTABLE_ID.match(idempotency_key):
+        return idempotency_key
+    return hashlib.sha256(f"{purpose}:{idempotency_key}".encode()).hexdigest()[:32]
 
 
 class NvpFormatError(ValueError):
