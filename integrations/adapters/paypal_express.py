@@ -225,7 +225,7 @@ class PayPalExpressAdapter(AdapterBase):
             return self._outcome(self._find(reference, api), reference)
         if error.get("name") == "PAYMENT_NOT_APPROVED_FOR_EXECUTION":
             return ProviderResult(
-                ok=False,
+                ok=True,
                 state=ResultState.PENDING,
                 reference=reference,
                 message="The buyer has not approved the payment at PayPal yet.",
@@ -304,7 +304,7 @@ class PayPalExpressAdapter(AdapterBase):
                         raw=raw,
                     )
         return ProviderResult(
-            ok=False,
+            ok=True,
             state=ResultState.PENDING,
             reference=reference,
             message="The buyer has not approved the payment at PayPal yet.",

@@ -204,7 +204,7 @@ def test_a_return_without_approval_is_pending(paypal_simulator: PayPalSimulator)
     token = step.url.rpartition("=")[2]
     faked = {"paymentId": step.reference, "token": token, "PayerID": "FORGEDPAYER01"}
     result = adapter.complete(payment, reference=step.reference, params=faked)
-    assert result.state == ResultState.PENDING and not result.ok
+    assert result.state == ResultState.PENDING and result.ok  # accepted, not settled
     assert adapter.complete(payment, reference=step.reference, params={}).state == (
         ResultState.PENDING
     )
@@ -492,3 +492,88 @@ def test_a_webhook_without_signature_or_json_is_refused_unasked(
     with pytest.raises(InvalidWebhook, match="webhook ID"):
         _adapter(paypal_simulator, webhook_id="").parse_webhook(body, headers)
     assert len(paypal_simulator.received) == asked_before
+
+
+# --- through our checkout pages ------------------------------------------------------------------
+
+
+def _paypal_checkout(simulator: PayPalSimulator, **settings: str) -> tuple[Any, Any, Any]:
+    from django.test import Client
+
+    from tests.factories import CustomerUserFactory
+    from tests.payments.support import make_order, offered_method
+
+    customer_user = CustomerUserFactory()
+    order = make_order(customer_user=customer_user, total="80.00")
+    method = offered_method(
+        IntegrationType.PAYPAL_EXPRESS,
+        api_base_url=simulator.url,
+        webhook_id=WEBHOOK_ID,
+        **settings,
+    )
+    client = Client()
+    client.force_login(customer_user.user)
+    return order, method, client
+
+
+@pytest.mark.django_db
+def test_a_buyer_pays_with_paypal_through_our_pages(paypal_simulator: PayPalSimulator) -> None:
+    from django.urls import reverse
+
+    from payments.models import PaymentTransaction, State
+
+    order, method, client = _paypal_checkout(paypal_simulator, payment_action="authorize")
+    submitted = client.post(
+        reverse("payments:checkout", args=[order.number]),
+        {"method": method.pk, "idempotency_key": "key-1"},
+    )
+    row = PaymentTransaction.objects.get(order=order)
+    assert row.provider_reference.startswith("PAY-") and row.state == State.PENDING
+    to_paypal = client.get(submitted["Location"])
+    assert to_paypal.status_code == 302
+    step = PaymentStep(
+        kind=StepKind.REDIRECT, reference=row.provider_reference, url=to_paypal["Location"]
+    )
+    back = _browser(step)
+    assert back.startswith("http://testserver/payment/return/")
+    landed = client.get(back.removeprefix("http://testserver"))
+    assert landed["Location"] == reverse("payments:checkout_done", args=[order.number])
+    row.refresh_from_db()
+    assert row.state == State.SUCCEEDED
+    assert paypal_simulator.resources[row.provider_reference]["state"] == "authorized"
+    assert paypal_simulator.resources[row.provider_reference]["amount"]["total"] == "80.00"
+    assert len(paypal_simulator.payments) == 1  # the pay page asked PayPal again, idempotently
+
+
+@pytest.mark.django_db
+def test_a_webhook_settles_a_payment_whose_answer_was_lost(
+    paypal_simulator: PayPalSimulator,
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from payments.checkout_services import request_of
+    from payments.models import PaymentTransaction, State
+
+    order, method, client = _paypal_checkout(paypal_simulator, payment_action="charge")
+    client.post(
+        reverse("payments:checkout", args=[order.number]),
+        {"method": method.pk, "idempotency_key": "key-1"},
+    )
+    row = PaymentTransaction.objects.get(order=order)
+    # Execute reached PayPal but its answer never reached our ledger (a timeout, a closed tab).
+    params = paypal_simulator.approve(row.provider_reference)
+    sale = adapter_for(method.integration).complete(
+        request_of(row), reference=row.provider_reference, params=params
+    )
+    body, headers = paypal_simulator.webhook(
+        "PAYMENT.SALE.COMPLETED", paypal_simulator.resources[sale.reference], WEBHOOK_ID
+    )
+    meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+    url = reverse("payments:webhook", args=[method.integration.webhook_token])
+    answer = Client().post(url, body, content_type="application/json", **meta)
+    assert answer.status_code == 200, answer.content
+    row.refresh_from_db()
+    assert (row.state, row.provider_reference) == (State.SUCCEEDED, sale.reference)
+    tampered = body.replace(b'"80.00"', b'"8.00"')
+    assert Client().post(url, tampered, content_type="application/json", **meta).status_code == 400
