@@ -28,11 +28,13 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Rule resolution, then integration deletion, timings on SQLite and (when reachable) PostgreSQL;
-# BENCH_SIZES=100,1000 to shorten. Both run even when the first fails; the status is the worst.
+# Rule resolution, integration deletion, then capture/refund overhead, timings on SQLite and
+# (when reachable) PostgreSQL; BENCH_SIZES=100,1000 to shorten. All run even when one fails;
+# the status is the worst.
 bench: install
 	$(BIN)/python -m bench.rules_resolution; status=$$?; \
 	$(BIN)/python -m bench.integration_deletion || status=1; \
+	$(BIN)/python -m bench.capture_overhead || status=1; \
 	exit $$status
 
 lint: install
