@@ -13,7 +13,9 @@ approval page at `GET /cgi-bin/webscr`.
 
 from __future__ import annotations
 
+import copy
 import html
+import logging
 import re
 import secrets
 import string
@@ -21,11 +23,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+import requests
 
 from integrations.adapters import payflow_nvp
 from payments.money import exponent
 from simulators.base import Request, Response, Simulator
+
+logger = logging.getLogger(__name__)
 
 TRANSACTION_TYPES = frozenset("SADVCIFLN")
 TENDERS = frozenset("ACDKP")
@@ -111,6 +118,9 @@ class PayflowSimulator(Simulator):
         super().__init__()
         self.secure_token_lifetime_seconds = SECURE_TOKEN_LIFETIME_SECONDS
         self.express_token_lifetime_seconds = EXPRESS_TOKEN_LIFETIME_SECONDS
+        # Whether the silent posts recorded in `silent_posts` also go out over HTTP (the demo
+        # may turn it on; tests read the record).
+        self.send_silent_posts = False
         self.accounts: set[PayflowAccount] = set()
         self.secure_tokens: dict[str, SecureToken] = {}  # by SECURETOKENID
         self.express_tokens: dict[str, ExpressToken] = {}  # by TOKEN
@@ -124,6 +134,7 @@ class PayflowSimulator(Simulator):
         super().reset()
         self.secure_token_lifetime_seconds = SECURE_TOKEN_LIFETIME_SECONDS
         self.express_token_lifetime_seconds = EXPRESS_TOKEN_LIFETIME_SECONDS
+        self.send_silent_posts = False
         with self._state:
             self.accounts.clear()
             self.secure_tokens.clear()
@@ -131,6 +142,14 @@ class PayflowSimulator(Simulator):
             self.transactions.clear()
             self.silent_posts.clear()
             self._answers.clear()
+
+    def provider_state(self) -> dict[str, Any]:
+        # A copy taken under the lock (the demo runner pickles it while requests go on), and
+        # without the lock itself, which cannot be pickled.
+        with self._state:
+            state = super().provider_state()
+            state.pop("_state")
+            return copy.deepcopy(state)
 
     # --- routing --------------------------------------------------------------------------------
 
@@ -531,8 +550,11 @@ class PayflowSimulator(Simulator):
             "INVNUM": record.invnum,
         }
         if secure.fields.get("SILENTPOSTURL"):
+            silent_post = (secure.fields["SILENTPOSTURL"], dict(fields))
             with self._state:
-                self.silent_posts.append((secure.fields["SILENTPOSTURL"], dict(fields)))
+                self.silent_posts.append(silent_post)
+            if self.send_silent_posts:
+                threading.Thread(target=_send_silent_post, args=silent_post, daemon=True).start()
         return fields
 
     # --- state helpers --------------------------------------------------------------------------
@@ -564,6 +586,15 @@ class PayflowSimulator(Simulator):
         if fields.get("TENDER", "C") != original.tender:
             return _refused(2, "Invalid tender: the original transaction used another tender")
         return original
+
+
+def _send_silent_post(url: str, fields: dict[str, str]) -> None:
+    """Payflow Link's server-to-server copy of the result; a store that fails it loses nothing
+    (the browser's return carries the same fields), so failures are only logged."""
+    try:
+        requests.post(url, data=fields, timeout=10)
+    except requests.RequestException as error:
+        logger.info("Silent post to %s failed: %s", url, error)
 
 
 def _account(fields: dict[str, str]) -> PayflowAccount:

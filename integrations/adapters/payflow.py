@@ -88,9 +88,10 @@ class PayflowAdapter(AdapterBase):
         return {"https": proxy, "http": proxy}
 
     def _call(self, fields: dict[str, str], request_id: str) -> dict[str, str]:
+        verbosity = {"VERBOSITY": "HIGH"} if self.config.settings.get("debug_mode") else {}
         return payflow_nvp.call(
             host=self._host(),
-            fields={**self._credentials(), **fields},
+            fields={**self._credentials(), **fields, **verbosity},
             request_id=request_id,
             timeout_seconds=self.config.timeout_seconds,
             verify_ssl=bool(self.config.settings.get("enable_ssl_verification", True)),
@@ -296,7 +297,13 @@ class PayflowAdapter(AdapterBase):
         base = {"TRXTYPE": trxtype, "TENDER": "P", "TOKEN": reference}
         details = self._transact({**base, "ACTION": "G"}, uuid.uuid4().hex)
         if details["RESULT"] != "0":
-            return _result(details, tender="P", raw=_safe(details))
+            return ProviderResult(
+                ok=False,
+                state=ResultState.FAILED,
+                message="The PayPal session expired or is no longer valid. "
+                "Please start the payment again.",
+                raw=_safe(details),
+            )
         payer_id = details.get("PAYERID", "")
         if not payer_id:
             return _pending("The buyer has not approved the payment on PayPal yet.")

@@ -3,10 +3,12 @@ to Payflow Link, Express Checkout through the PayPal page, then capture, void an
 
 from __future__ import annotations
 
+import pickle
+import time
 import uuid
 from decimal import Decimal
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -28,6 +30,7 @@ from integrations.types import IntegrationType
 from simulators.base import Fault
 from simulators.payflow import PayflowSimulator
 from tests.factories import create_integration
+from tests.simulators.fixtures import running
 
 pytestmark = pytest.mark.django_db
 
@@ -580,3 +583,75 @@ def test_payflow_sends_no_signed_webhooks(
     # asks Payflow (see test_complete_reads_the_outcome_from_payflow_not_the_browser).
     with pytest.raises(InvalidWebhook):
         _adapter(payflow_simulator).parse_webhook(b"RESULT=0&PNREF=A1B2C3D4E5F6", headers)
+
+
+def test_silent_posts_go_out_when_asked_and_never_break_the_return(
+    payflow_simulator: PayflowSimulator, unreachable_url: str
+) -> None:
+    adapter = _adapter(payflow_simulator)
+    payflow_simulator.send_silent_posts = True
+    with running(PayflowSimulator()) as store:
+        urls = CheckoutUrls(URLS.return_url, URLS.cancel_url, f"{store.url}/notify")
+        step = adapter.begin(_request(), urls)
+        _, fields = _browser_posts_card(step)
+        deadline = time.monotonic() + 1
+        while not store.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [r.path for r in store.received] == ["/notify"]
+        assert dict(parse_qsl(store.received[0].body.decode())) == fields
+    dead = CheckoutUrls(URLS.return_url, URLS.cancel_url, f"{unreachable_url}/notify")
+    _, fields = _browser_posts_card(adapter.begin(_request(), dead))
+    assert fields["RESULT"] == "0"
+
+
+# --- the simulator's own rules ------------------------------------------------------------------
+
+
+def test_a_token_in_use_is_refused_with_161(payflow_simulator: PayflowSimulator) -> None:
+    step = _adapter(payflow_simulator).begin(_request(), URLS)
+    payflow_simulator.secure_tokens[step.reference].in_progress = True
+    answer = payflow_simulator.post_card(step.data["SECURETOKEN"], step.reference, VISA, "1230", "")
+    assert answer["RESULT"] == "161"
+
+
+def test_reference_transactions_must_name_a_known_transaction_and_its_tender(
+    payflow_simulator: PayflowSimulator,
+) -> None:
+    adapter = _adapter(payflow_simulator)
+    authorization = _authorized(adapter)
+    usd = {"amount": Decimal("1.00"), "currency": "USD"}
+    wrong_tender = adapter.capture(reference="P:" + authorization, idempotency_key="c1", **usd)
+    unknown = adapter.capture(reference="NOSUCHPNREF1", idempotency_key="c2", **usd)
+    credit_an_authorization = adapter.refund(reference=authorization, idempotency_key="r1", **usd)
+    assert wrong_tender.raw["RESULT"] == "2"
+    assert unknown.raw["RESULT"] == "19"
+    assert credit_an_authorization.raw["RESULT"] == "105"
+    assert payflow_simulator.transactions[authorization].captured == 0
+
+
+def test_an_expired_express_session_fails_with_a_clear_message(
+    payflow_simulator: PayflowSimulator,
+) -> None:
+    adapter = _adapter(payflow_simulator)
+    request = _request(kind="express_checkout")
+    step = _express_begin(adapter, payflow_simulator, request)
+    params = payflow_simulator.approve_express(step.reference)
+    payflow_simulator.express_token_lifetime_seconds = 0
+    result = adapter.complete(request, reference=step.reference, params=params)
+    assert result.state == ResultState.FAILED
+    assert result.message.startswith("The PayPal session expired")
+
+
+def test_the_demo_runner_can_save_and_restore_the_state(
+    payflow_simulator: PayflowSimulator,
+) -> None:
+    adapter = _adapter(payflow_simulator)
+    authorization = _authorized(adapter)
+    saved = pickle.dumps(payflow_simulator.provider_state())
+    restored = PayflowSimulator()
+    try:
+        restored.__dict__.update(pickle.loads(saved))
+        assert restored.transactions[authorization].amount == 10000
+        assert restored.accounts == payflow_simulator.accounts
+    finally:
+        restored.server_close()
