@@ -79,6 +79,7 @@ CURRENCIES = frozenset(
     ]
 )
 NO_DECIMALS = frozenset({"HUF", "JPY", "TWD"})
+OVERCAPTURE_CAP = Decimal(75)
 CERT_ID = "CERT-360caa42-fca2a594-sim0001"
 AUTH_ALGO = "SHA256withRSA"
 BUYER = {"email": "buyer@example.com", "first_name": "Sandbox", "last_name": "Buyer"}
@@ -483,7 +484,10 @@ class PayPalSimulator(Simulator):
             return _error(400, "CURRENCY_MISMATCH")
         amount = Decimal(amount_field["total"])
         remaining = self._amounts[authorization["id"]]
-        if amount > remaining:
+        # PayPal honours captures up to 115% of the authorization, at most 75 (USD) more.
+        authorized = Decimal(authorization["amount"]["total"])
+        limit = authorized + min(authorized * Decimal("0.15"), OVERCAPTURE_CAP)
+        if authorized - remaining + amount > limit:
             return _error(400, "CAPTURE_AMOUNT_LIMIT_EXCEEDED")
         final = bool(body.get("is_final_capture"))
         capture = self._new_resource(
@@ -496,14 +500,16 @@ class PayPalSimulator(Simulator):
             parent_payment=authorization["parent_payment"],
             authorization_id=authorization["id"],
         )
-        self._amounts[authorization["id"]] = Decimal(0) if final else remaining - amount
-        fully = final or amount == remaining
+        left = Decimal(0) if final else max(remaining - amount, Decimal(0))
+        self._amounts[authorization["id"]] = left
+        fully = not left
         authorization["state"] = "captured" if fully else "partially_captured"
         authorization["update_time"] = _now()
         return _json(200, _public(capture))
 
     def _void(self, authorization: dict[str, Any], body: dict[str, Any]) -> Response:
-        if authorization["state"] != "authorized":
+        # A partly captured authorization can still be voided: that releases the rest.
+        if authorization["state"] not in ("authorized", "partially_captured"):
             return _error(400, "AUTHORIZATION_ALREADY_COMPLETED")
         authorization["state"] = "voided"
         authorization["update_time"] = _now()

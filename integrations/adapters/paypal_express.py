@@ -35,6 +35,8 @@ from integrations.adapters.base import (
 )
 from payments.money import from_minor_units, to_minor_units
 
+# ISO 4217 gives these two decimals, but PayPal takes whole amounts only (JPY has none anyway).
+WHOLE_AMOUNT_CURRENCIES = frozenset({"HUF", "TWD"})
 # What a buyer or staff member reads for PayPal's error names; others show PayPal's message.
 ERROR_MESSAGES = {
     "INSTRUMENT_DECLINED": "PayPal declined the buyer's funding source. "
@@ -43,7 +45,8 @@ ERROR_MESSAGES = {
     "PAYER_CANNOT_PAY": "The buyer cannot pay with PayPal for this purchase.",
     "AUTHORIZATION_ALREADY_COMPLETED": "The authorization was already fully captured or voided.",
     "AUTHORIZATION_EXPIRED": "The authorization has expired; it can no longer be captured.",
-    "CAPTURE_AMOUNT_LIMIT_EXCEEDED": "The amount is more than is left to capture.",
+    "CAPTURE_AMOUNT_LIMIT_EXCEEDED": "The amount is more than PayPal lets you capture on "
+    "this authorization.",
     "REFUND_EXCEEDED_TRANSACTION_AMOUNT": "The amount is more than is left to refund.",
     "TRANSACTION_ALREADY_REFUNDED": "The payment was already fully refunded.",
 }
@@ -96,6 +99,8 @@ class _BoundedApi(paypalrestsdk.Api):
 def _total(amount: Decimal, currency: str) -> dict[str, str]:
     """PayPal's amount object: the total as text in the currency's exponent (JPY "1000")."""
     exact = from_minor_units(to_minor_units(amount, currency), currency)
+    if currency.upper() in WHOLE_AMOUNT_CURRENCIES and exact == exact.to_integral_value():
+        exact = exact.quantize(Decimal(1))
     return {"total": f"{exact:f}", "currency": currency.upper()}
 
 
@@ -109,6 +114,12 @@ def _body(request_id: str, attributes: dict[str, Any], api: _BoundedApi) -> Reso
 def _refused(error: dict[str, Any], fallback: str) -> ProviderResult:
     name = str(error.get("name", ""))
     message = ERROR_MESSAGES.get(name) or str(error.get("message") or fallback)
+    details = error.get("details")
+    if not ERROR_MESSAGES.get(name) and isinstance(details, list) and details:
+        issues = "; ".join(
+            f"{d.get('field', '')}: {d.get('issue', '')}" for d in details if isinstance(d, dict)
+        )
+        message = f"{message} ({issues})"
     return ProviderResult(
         ok=False, state=ResultState.FAILED, message=message, raw={"error": _safe(error)}
     )

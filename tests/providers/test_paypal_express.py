@@ -272,11 +272,13 @@ def test_partial_captures_then_partial_refunds(paypal_simulator: PayPalSimulator
     )
     assert first.ok and second.ok and first.reference != second.reference
     assert paypal_simulator.resources[authorization_id]["state"] == "partially_captured"
+    # PayPal honours up to 115% of the authorization (at most 75 more) over all captures.
     too_much = adapter.capture(
-        reference=authorization_id, amount=Decimal("20.01"), currency="USD", idempotency_key="c3"
+        reference=authorization_id, amount=Decimal("35.01"), currency="USD", idempotency_key="c3"
     )
     assert too_much.state == ResultState.FAILED
-    assert too_much.message == "The amount is more than is left to capture."
+    assert too_much.message.startswith("The amount is more than PayPal lets you capture")
+    assert paypal_simulator.resources[authorization_id]["state"] == "partially_captured"
 
     refund = adapter.refund(
         reference=first.reference, amount=Decimal("10.00"), currency="USD", idempotency_key="r1"
@@ -292,6 +294,37 @@ def test_partial_captures_then_partial_refunds(paypal_simulator: PayPalSimulator
     assert over.state == ResultState.FAILED and not over.ok
     assert over.raw["error"]["name"] == "REFUND_EXCEEDED_TRANSACTION_AMOUNT"
     assert paypal_simulator.resources[first.reference]["state"] == "partially_refunded"
+
+
+def test_paypal_honours_a_capture_over_the_authorization_up_to_its_limit(
+    paypal_simulator: PayPalSimulator,
+) -> None:
+    adapter, authorization_id = _paid(paypal_simulator, amount="100.00")
+    over = adapter.capture(
+        reference=authorization_id, amount=Decimal("110.00"), currency="USD", idempotency_key="c1"
+    )
+    assert over.ok and paypal_simulator.resources[authorization_id]["state"] == "captured"
+    more = adapter.capture(
+        reference=authorization_id, amount=Decimal("1.00"), currency="USD", idempotency_key="c2"
+    )
+    assert more.raw["error"]["name"] == "AUTHORIZATION_ALREADY_COMPLETED"
+
+
+def test_voiding_a_partly_captured_authorization_releases_the_rest(
+    paypal_simulator: PayPalSimulator,
+) -> None:
+    adapter, authorization_id = _paid(paypal_simulator)
+    adapter.capture(
+        reference=authorization_id, amount=Decimal("5.00"), currency="USD", idempotency_key="c1"
+    )
+    void = adapter.cancel(
+        reference=authorization_id, amount=Decimal("20.00"), currency="USD", idempotency_key="v1"
+    )
+    assert void.ok and paypal_simulator.resources[authorization_id]["state"] == "voided"
+    again = adapter.cancel(
+        reference=authorization_id, amount=Decimal("20.00"), currency="USD", idempotency_key="v2"
+    )
+    assert again.state == ResultState.FAILED
 
 
 def test_a_sale_is_refunded_through_the_sale(paypal_simulator: PayPalSimulator) -> None:
@@ -367,6 +400,12 @@ def test_jpy_amounts_reach_paypal_without_decimals(paypal_simulator: PayPalSimul
         reference=authorization_id, amount=Decimal("500"), currency="JPY", idempotency_key="c1"
     )
     assert paypal_simulator.resources[capture.reference]["amount"]["total"] == "500"
+
+
+def test_huf_goes_to_paypal_as_a_whole_amount(paypal_simulator: PayPalSimulator) -> None:
+    _paid(paypal_simulator, amount="1000.00", currency="HUF")
+    (payment,) = paypal_simulator.payments.values()
+    assert payment.request["transactions"][0]["amount"] == {"total": "1000", "currency": "HUF"}
 
 
 def test_paypal_refuses_decimals_in_jpy(paypal_simulator: PayPalSimulator) -> None:
