@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import hmac
 import json
@@ -298,6 +299,14 @@ class StripeSimulator(Simulator):
             self.refunds.clear()
             self.payment_methods.clear()
             self._idempotent.clear()
+
+    def provider_state(self) -> dict[str, Any]:
+        # A copy taken under the lock (the demo runner pickles it while requests go on), and
+        # without the lock itself, which cannot be pickled.
+        with self._state_lock:
+            state = super().provider_state()
+            state.pop("_state_lock")
+            return copy.deepcopy(state)
 
     # --- HTTP -----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 import time
@@ -155,10 +156,9 @@ def test_authorize_in_the_browser(
     create = next(r for r in stripe_simulator.received if r.path == "/v1/payment_intents")
     assert create.headers["Idempotency-Key"] == "order-1001-checkout-1"
 
-    # The buyer has not paid yet.
-    assert (
-        adapter.complete(request, reference=step.reference, params={}).state is ResultState.PENDING
-    )
+    # The buyer has not paid yet: pending, which the ledger must not read as a failure.
+    unpaid = adapter.complete(request, reference=step.reference, params={})
+    assert (unpaid.ok, unpaid.state) == (True, ResultState.PENDING)
 
     answer = _pay_in_browser(stripe_simulator, step)
     assert answer.status_code == 200
@@ -194,7 +194,7 @@ def test_complete_ignores_what_the_browser_claims(
     _pay_in_browser(stripe_simulator, other)
     params = {"payment_intent": other.reference, "redirect_status": "succeeded"}
     result = adapter.complete(request, reference=step.reference, params=params)
-    assert result.state is ResultState.PENDING
+    assert (result.ok, result.state) == (True, ResultState.PENDING)
     assert result.reference == step.reference
 
 
@@ -630,7 +630,7 @@ def test_the_simulator_serves_a_stand_in_stripe_js(stripe_simulator: StripeSimul
 
 # A DOM just large enough for the stand-in Stripe.js; the test fills the inputs it renders.
 NODE_HARNESS = r"""
-const [scriptUrl, publishableKey, clientSecret, number] = process.argv.slice(1);  // node -e: argv[1] is the first
+const [scriptUrl, publishableKey, clientSecret, number] = process.argv.slice(1);  // node -e
 const inputs = [];
 function element(tag) {
   const node = { tag, style: {}, children: [], textContent: "", value: "",
@@ -702,3 +702,20 @@ def test_the_stand_in_stripe_js_confirms_the_payment(
     assert b"payment_method_data%5Bbilling_details%5D%5Bname%5D=Ada+Lovelace" in confirm.body
     intent = stripe_simulator.payment_intents[step.reference]
     assert stripe_simulator.payment_methods[intent["payment_method"]]["card"]["exp_year"] == 2040
+
+
+def test_the_simulator_state_survives_a_restart(
+    adapter: PaymentAdapter, stripe_simulator: StripeSimulator
+) -> None:
+    """The demo runner pickles `provider_state()` and loads it into a new simulator."""
+    reference = _paid(adapter, stripe_simulator, _request())
+    state = pickle.loads(pickle.dumps(stripe_simulator.provider_state()))
+    assert "_state_lock" not in state
+    restarted = StripeSimulator()
+    try:
+        restarted.__dict__.update(state)
+        assert restarted.payment_intents[reference]["status"] == "requires_capture"
+        restarted.payment_intents[reference]["amount"] = 1
+        assert stripe_simulator.payment_intents[reference]["amount"] == 1050  # a copy
+    finally:
+        restarted.server_close()

@@ -236,8 +236,8 @@ class StripeAdapter(AdapterBase):
                 raw=raw,
             )
         # requires_payment_method / requires_confirmation / requires_action / processing: the
-        # buyer has not finished (or the bank has not answered yet).
-        return ProviderResult(ok=False, state=ResultState.PENDING, reference=intent.id, raw=raw)
+        # buyer has not finished (or the bank has not answered yet). Not a failure, so ok.
+        return ProviderResult(ok=True, state=ResultState.PENDING, reference=intent.id, raw=raw)
 
     # --- staff operations -----------------------------------------------------------------------
 
@@ -298,7 +298,7 @@ class StripeAdapter(AdapterBase):
         }
         raw["payment_intent"] = refund.payment_intent
         return ProviderResult(
-            ok=state is ResultState.SUCCEEDED,
+            ok=state is not ResultState.FAILED,
             state=state,
             reference=refund.id,
             message="" if state is ResultState.SUCCEEDED else f"The refund is {refund.status}.",
