@@ -14,6 +14,7 @@ from integrations.forms.base import (
     IntegrationForm,
     _card_types,
     _flag,
+    _secret,
     _text,
 )
 from integrations.types import (
@@ -24,7 +25,8 @@ from integrations.types import (
 
 class AuthorizeNetForm(IntegrationForm):
     type = IntegrationType.AUTHORIZE_NET
-    secret_fields = ("transaction_key",)
+    secret_fields = ("transaction_key", "signature_key")
+    optional_secret_fields = ("signature_key",)
     sandbox_flag = "test_mode"
 
     credit_card_label = _text("Credit card label", initial="Credit Card")
@@ -52,6 +54,11 @@ class AuthorizeNetForm(IntegrationForm):
         validators=[RegexValidator(r"^[A-Za-z0-9]+$", "Letters and digits only.")],
         help_text="The public client key Accept.js uses in the buyer's browser.",
     )
+    signature_key = _secret(
+        "Signature key",
+        help_text="Verifies Authorize.Net's webhook notifications (Account › Settings › API "
+        "Credentials & Keys). Optional until webhooks are set up.",
+    )
     test_mode = _flag("Test mode", help_text="Use the Authorize.Net sandbox.")
     payment_action = forms.ChoiceField(
         label="Payment action", choices=CARD_ACTIONS, initial=PaymentAction.CHARGE
@@ -78,7 +85,10 @@ class AuthorizeNetForm(IntegrationForm):
     )
     fieldsets = [
         ("Display", ["credit_card_label", "credit_card_short_label", "allowed_card_types"]),
-        ("Integration", ["api_login_id", "transaction_key", "client_key", "test_mode"]),
+        (
+            "Integration",
+            ["api_login_id", "transaction_key", "client_key", "signature_key", "test_mode"],
+        ),
         ("Advanced", ["payment_action", "require_cvv"]),
         (
             "eCheck",

@@ -107,6 +107,7 @@ def authorize_net_simulator(
     _authorize_net_server.reset()
     settings = VALID_SETTINGS[IntegrationType.AUTHORIZE_NET]
     _authorize_net_server.merchants[settings["api_login_id"]] = settings["transaction_key"]
+    _authorize_net_server.client_keys[settings["api_login_id"]] = settings["client_key"]
     yield from _for_one_test(_authorize_net_server)
 
 

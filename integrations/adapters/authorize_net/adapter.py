@@ -1,0 +1,454 @@
+"""Authorize.Net: cards tokenized by Accept.js in the buyer's browser, then the XML API.
+
+`begin` makes no call: the page loads Accept.js, which turns the card into single-use opaque data
+posted to our return URL; `complete` sends that to createTransactionRequest. Authorize.Net has no
+idempotency keys, so ours travels as refId (echoed back) and as poNumber, which is part of the
+gateway's duplicate check: a replayed request inside the duplicate window is refused with reason
+11 and the original transId, which we then read back. A retry of `complete` with opaque data the
+first call already used gets E00114 instead; then the payment is found again in the unsettled
+transaction list (by invoice number) and confirmed by its description, which carries our key.
+getTransactionDetails cannot search by refId, and no other call can, so this is the only way back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from authorizenet import apicontractsv1, apicontrollers, constants
+
+from integrations.adapters.authorize_net import api
+from integrations.adapters.base import (
+    AdapterBase,
+    CheckoutUrls,
+    ConnectionCheck,
+    InvalidWebhook,
+    Operation,
+    PaymentRequest,
+    PaymentStep,
+    ProviderError,
+    ProviderResult,
+    ResultState,
+    StepKind,
+    WebhookEvent,
+    unreachable,
+)
+from integrations.types import PaymentAction
+
+# getTransactionDetails' transactionStatus → what it means for the payment.
+SUCCEEDED_STATUSES = frozenset(
+    {
+        "authorizedPendingCapture",
+        "capturedPendingSettlement",
+        "settledSuccessfully",
+        "refundPendingSettlement",
+        "refundSettledSuccessfully",
+    }
+)
+PENDING_STATUSES = frozenset(
+    {"FDSPendingReview", "FDSAuthorizedPendingReview", "underReview", "pendingSettlement"}
+)
+WEBHOOK_STATES = {
+    "net.authorize.payment.fraud.declined": ResultState.FAILED,
+    "net.authorize.payment.fraud.held": ResultState.PENDING,
+    "net.authorize.payment.fraud.approved": ResultState.SUCCEEDED,
+}
+TRANSACTION_EVENTS = frozenset(
+    {
+        "net.authorize.payment.authorization.created",
+        "net.authorize.payment.authcapture.created",
+        "net.authorize.payment.capture.created",
+        "net.authorize.payment.refund.created",
+        "net.authorize.payment.priorAuthCapture.created",
+    }
+)
+RESPONSE_STATES = {"1": ResultState.SUCCEEDED, "4": ResultState.PENDING}
+
+
+class AuthorizeNetAdapter(AdapterBase):
+    supports: ClassVar[frozenset[Operation]] = frozenset(
+        {
+            Operation.CHECK_CREDENTIALS,
+            Operation.AUTHORIZE,
+            Operation.CHARGE,
+            Operation.CAPTURE,
+            Operation.CANCEL,
+            Operation.REFUND,
+        }
+    )
+    # A priorAuthCapture settles the authorization once; the rest of the hold is released.
+    multiple_captures: ClassVar[bool] = False
+    browser_step: ClassVar[bool] = True
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _endpoint(self) -> str:
+        if self.config.api_base_url:
+            return self.config.api_base_url + api.API_PATH
+        return (
+            constants.constants.SANDBOX if self.config.sandbox else constants.constants.PRODUCTION
+        )
+
+    def _merchant(self) -> Any:
+        return api.merchant(
+            str(self.config.settings.get("api_login_id", "")),
+            self.config.secrets.get("transaction_key", ""),
+        )
+
+    def _call(self, controller: Any) -> Any:
+        return api.call(
+            controller, endpoint=self._endpoint(), timeout_seconds=self.config.timeout_seconds
+        )
+
+    def _transaction(self, transaction: Any, idempotency_key: str) -> Any:
+        return self._call(
+            api.transaction_request(self._merchant(), transaction, api.ref_id(idempotency_key))
+        )
+
+    def _details(self, trans_id: str) -> Any | None:
+        """The transaction as getTransactionDetails reports it; None when the gateway has none."""
+        response = self._call(api.details_request(self._merchant(), trans_id))
+        if str(response.messages.resultCode) != "Ok":
+            return None
+        return response.transaction
+
+    # --- credentials ----------------------------------------------------------------------------
+
+    def check_credentials(self) -> ConnectionCheck:
+        try:
+            request = apicontractsv1.authenticateTestRequest()
+            # PyXB checks facets on assignment: a malformed stored key raises here.
+            request.merchantAuthentication = self._merchant()
+        except Exception as error:
+            return ConnectionCheck(
+                ok=False,
+                message="The stored API login ID or transaction key has the wrong format "
+                f"({type(error).__name__}); edit the integration.",
+            )
+        try:
+            response = api.execute(
+                apicontrollers.authenticateTestController(request),
+                endpoint=self._endpoint(),
+                timeout_seconds=self.config.timeout_seconds,
+            )
+        except Exception as error:  # the SDK raises lxml/PyXB errors for a garbled body
+            return ConnectionCheck(
+                ok=False,
+                message=f"Authorize.Net's answer could not be read: {type(error).__name__}",
+            )
+        if response is None:
+            return unreachable("no answer from Authorize.Net (connection failed or HTTP error)")
+        if getattr(response, "messages", None) is None:
+            return ConnectionCheck(ok=False, message="Authorize.Net's answer could not be read.")
+        code, text = api.first_message(response)
+        if str(response.messages.resultCode) == "Ok":
+            return ConnectionCheck(
+                ok=True, message="Connected to Authorize.Net; the credentials work."
+            )
+        return ConnectionCheck(
+            ok=False, message=f"Authorize.Net refused the credentials: {text} ({code})."
+        )
+
+    # --- the buyer's browser step ---------------------------------------------------------------
+
+    def begin(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
+        if self.config.api_base_url:
+            script_url = f"{self.config.api_base_url}/v1/Accept.js"
+        elif self.config.sandbox:
+            script_url = api.ACCEPT_JS_SANDBOX
+        else:
+            script_url = api.ACCEPT_JS_LIVE
+        return PaymentStep(
+            kind=StepKind.ACCEPT_JS,
+            reference="",
+            data={
+                "script_url": script_url,
+                "api_login_id": str(self.config.settings.get("api_login_id", "")),
+                "client_key": str(self.config.settings.get("client_key", "")),
+            },
+        )
+
+    def complete(
+        self, request: PaymentRequest, *, reference: str, params: dict[str, str]
+    ) -> ProviderResult:
+        descriptor = params.get("dataDescriptor", "").strip()
+        value = params.get("dataValue", "").strip()
+        if not descriptor or not value:
+            return ProviderResult(
+                ok=False,
+                state=ResultState.PENDING,
+                reference=reference,
+                message="The card details have not been sent yet.",
+            )
+        key = api.ref_id(request.idempotency_key)
+        transaction = apicontractsv1.transactionRequestType()
+        transaction.transactionType = (
+            "authOnlyTransaction"
+            if request.payment_action == PaymentAction.AUTHORIZE
+            else "authCaptureTransaction"
+        )
+        transaction.amount = api.amount_for(request.amount, request.currency)
+        transaction.currencyCode = request.currency.upper()
+        opaque = apicontractsv1.opaqueDataType()
+        opaque.dataDescriptor = descriptor
+        opaque.dataValue = value
+        transaction.payment = apicontractsv1.paymentType()
+        transaction.payment.opaqueData = opaque
+        order = apicontractsv1.orderType()
+        order.invoiceNumber = request.order_number[:20]
+        order.description = self._description(request)
+        transaction.order = order
+        transaction.poNumber = key
+        address = api.bill_to(request.billing)
+        if address is not None:
+            transaction.billTo = address
+        transaction.transactionSettings = api.duplicate_window()
+        response = self._transaction(transaction, request.idempotency_key)
+        if not hasattr(response, "transactionResponse"):
+            code, text = api.first_message(response)
+            if code == "E00114":
+                # The opaque data was used already (an earlier call went through) or expired.
+                found = self._find_payment(request)
+                if found is not None:
+                    return found
+                return _failed(
+                    "The card details expired or were already used; please enter them again.",
+                    {"code": code},
+                )
+            return _failed(f"Authorize.Net refused the payment: {text} ({code}).", {"code": code})
+        return self._result(response)
+
+    def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
+        # begin() leaves nothing at the gateway; only a complete() whose answer was lost can have.
+        found = self._find_payment(request)
+        if found is not None and found.state is not ResultState.FAILED:
+            return found
+        return super().abandon(request, reference=reference)
+
+    @staticmethod
+    def _description(request: PaymentRequest) -> str:
+        return f"Order {request.order_number} ({api.ref_id(request.idempotency_key)})"[:255]
+
+    def _find_payment(self, request: PaymentRequest) -> ProviderResult | None:
+        """The transaction an earlier complete() created for this request, read back."""
+        response = self._call(api.unsettled_request(self._merchant()))
+        transactions = getattr(getattr(response, "transactions", None), "transaction", [])
+        invoice = request.order_number[:20]
+        amount = api.amount_for(request.amount, request.currency)
+        for summary in transactions:
+            if api.text(summary, "invoiceNumber") != invoice:
+                continue
+            details = self._details(api.text(summary, "transId"))
+            order = getattr(details, "order", None) if details is not None else None
+            if details is None or api.text(order, "description") != self._description(request):
+                continue
+            if Decimal(api.text(details, "authAmount") or "0") != amount:
+                continue
+            return self._result_from_details(details)
+        return None
+
+    # --- staff operations -----------------------------------------------------------------------
+
+    def capture(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> ProviderResult:
+        transaction = apicontractsv1.transactionRequestType()
+        transaction.transactionType = "priorAuthCaptureTransaction"
+        transaction.amount = api.amount_for(amount, currency)
+        transaction.refTransId = reference
+        response = self._transaction(transaction, idempotency_key)
+        if _error_code(response) == "311":
+            # Captured already: a replay of this capture succeeded if the amounts agree.
+            details = self._details(reference)
+            settled = Decimal(api.text(details, "settleAmount") or "0")
+            if details is not None and settled == api.amount_for(amount, currency):
+                return self._result_from_details(details)
+        return self._result(response)
+
+    def cancel(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> ProviderResult:
+        transaction = apicontractsv1.transactionRequestType()
+        transaction.transactionType = "voidTransaction"
+        transaction.refTransId = reference
+        return self._result(self._transaction(transaction, idempotency_key))
+
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> ProviderResult:
+        # A refund names the card by its last 4 digits; the original transaction knows them.
+        original = self._details(reference)
+        if original is None:
+            return _failed("Authorize.Net has no transaction to refund with that reference.", {})
+        payment = getattr(original, "payment", None)
+        masked = api.text(getattr(payment, "creditCard", None), "cardNumber")
+        card = apicontractsv1.creditCardType()
+        card.cardNumber = masked[-4:]
+        card.expirationDate = "XXXX"
+        transaction = apicontractsv1.transactionRequestType()
+        transaction.transactionType = "refundTransaction"
+        transaction.amount = api.amount_for(amount, currency)
+        transaction.payment = apicontractsv1.paymentType()
+        transaction.payment.creditCard = card
+        transaction.refTransId = reference
+        invoice = api.text(getattr(original, "order", None), "invoiceNumber")
+        if invoice:
+            order = apicontractsv1.orderType()
+            order.invoiceNumber = invoice
+            transaction.order = order
+        transaction.poNumber = api.ref_id(idempotency_key)
+        transaction.transactionSettings = api.duplicate_window()
+        return self._result(self._transaction(transaction, idempotency_key))
+
+    # --- answers --------------------------------------------------------------------------------
+
+    def _result(self, response: Any) -> ProviderResult:
+        """A createTransaction answer as a ProviderResult; a duplicate reads the original back."""
+        if not hasattr(response, "transactionResponse"):
+            code, text = api.first_message(response)
+            return _failed(f"Authorize.Net refused the request: {text} ({code}).", {"code": code})
+        result = response.transactionResponse
+        raw = _raw(result)
+        response_code = api.text(result, "responseCode")
+        trans_id = api.text(result, "transId")
+        if response_code in RESPONSE_STATES:
+            state = RESPONSE_STATES[response_code]
+            message = _message_text(result) or "Approved."
+            return ProviderResult(
+                ok=state is ResultState.SUCCEEDED,
+                state=state,
+                reference=trans_id,
+                message=message,
+                raw=raw,
+            )
+        if response_code not in ("2", "3"):
+            raise ProviderError(f"Authorize.Net answered responseCode {response_code!r}.")
+        if _error_code(response) == "11" and trans_id not in ("", "0"):
+            details = self._details(trans_id)
+            if details is not None:
+                return self._result_from_details(details)
+        return _failed(_error_text(result) or "Authorize.Net declined the transaction.", raw)
+
+    @staticmethod
+    def _result_from_details(details: Any) -> ProviderResult:
+        status = api.text(details, "transactionStatus")
+        raw = {
+            "transId": api.text(details, "transId"),
+            "transactionStatus": status,
+            "transactionType": api.text(details, "transactionType"),
+            "authAmount": api.text(details, "authAmount"),
+            "settleAmount": api.text(details, "settleAmount"),
+            "responseReasonCode": api.text(details, "responseReasonCode"),
+        }
+        reason = api.text(details, "responseReasonDescription")
+        if status in SUCCEEDED_STATUSES:
+            state = ResultState.SUCCEEDED
+        elif status in PENDING_STATUSES:
+            state = ResultState.PENDING
+        else:
+            state = ResultState.FAILED
+        return ProviderResult(
+            ok=state is ResultState.SUCCEEDED,
+            state=state,
+            reference=raw["transId"],
+            message=reason or status,
+            raw=raw,
+        )
+
+    # --- webhooks -------------------------------------------------------------------------------
+
+    def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
+        signature_key = self.config.secrets.get("signature_key", "")
+        if not signature_key:
+            raise InvalidWebhook("No Authorize.Net signature key is stored for this integration.")
+        header = next(
+            (value for name, value in headers.items() if name.lower() == "x-anet-signature"), ""
+        )
+        scheme, _, given = header.strip().partition("=")
+        if scheme.lower() != "sha512" or not given:
+            raise InvalidWebhook("The X-ANET-Signature header is missing or malformed.")
+        # The key is used as text, not hex-decoded, exactly as Authorize.Net signs.
+        expected = hmac.new(signature_key.encode(), body, hashlib.sha512).hexdigest()
+        if not hmac.compare_digest(expected.lower(), given.strip().lower()):
+            raise InvalidWebhook("The X-ANET-Signature does not match the body.")
+        try:
+            notification = json.loads(body)
+            event_id = str(notification["notificationId"])
+            event_type = str(notification["eventType"])
+            payload = notification.get("payload") or {}
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidWebhook("The notification body cannot be read.") from error
+        if not isinstance(payload, dict):
+            raise InvalidWebhook("The notification payload cannot be read.")
+        state: ResultState | None = WEBHOOK_STATES.get(event_type)
+        if event_type in TRANSACTION_EVENTS:
+            state = RESPONSE_STATES.get(str(payload.get("responseCode")), ResultState.FAILED)
+        reference = str(payload.get("id", "")) if payload.get("entityName") == "transaction" else ""
+        return WebhookEvent(
+            id=event_id,
+            type=event_type,
+            reference=reference,
+            state=state,
+            message=_webhook_message(event_type),
+            raw=notification,
+        )
+
+
+def _failed(message: str, raw: dict[str, Any]) -> ProviderResult:
+    return ProviderResult(ok=False, state=ResultState.FAILED, message=message, raw=raw)
+
+
+def _error_code(response: Any) -> str:
+    result = getattr(response, "transactionResponse", None)
+    errors = getattr(result, "errors", None)
+    if errors is None:
+        return ""
+    return str(errors.error[0].errorCode)
+
+
+def _error_text(result: Any) -> str:
+    errors = getattr(result, "errors", None)
+    return "" if errors is None else str(errors.error[0].errorText)
+
+
+def _message_text(result: Any) -> str:
+    messages = getattr(result, "messages", None)
+    return "" if messages is None else str(messages.message[0].description)
+
+
+def _raw(result: Any) -> dict[str, Any]:
+    """What the ledger keeps: ids, codes, the masked account number; never card data."""
+    names = (
+        "responseCode",
+        "authCode",
+        "avsResultCode",
+        "cvvResultCode",
+        "transId",
+        "refTransID",
+        "accountNumber",
+        "accountType",
+    )
+    raw: dict[str, Any] = {name: api.text(result, name) for name in names}
+    if getattr(result, "errors", None) is not None:
+        raw["errorCode"] = str(result.errors.error[0].errorCode)
+        raw["errorText"] = _error_text(result)
+    elif getattr(result, "messages", None) is not None:
+        raw["messageCode"] = str(result.messages.message[0].code)
+    return raw
+
+
+def _webhook_message(event_type: str) -> str:
+    return {
+        "net.authorize.payment.authorization.created": "Authorize.Net authorized the payment.",
+        "net.authorize.payment.authcapture.created": "Authorize.Net charged the payment.",
+        "net.authorize.payment.capture.created": "Authorize.Net captured the payment.",
+        "net.authorize.payment.priorAuthCapture.created": "Authorize.Net captured the payment.",
+        "net.authorize.payment.void.created": "The payment was voided at Authorize.Net.",
+        "net.authorize.payment.refund.created": "Authorize.Net refunded the payment.",
+        "net.authorize.payment.fraud.declined": "Authorize.Net's fraud filters declined it.",
+        "net.authorize.payment.fraud.held": "Authorize.Net's fraud filters held it for review.",
+        "net.authorize.payment.fraud.approved": "The held payment was approved.",
+    }.get(event_type, event_type)
