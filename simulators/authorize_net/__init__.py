@@ -23,6 +23,7 @@ at `GET /v1/accept/demo`.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -151,6 +152,14 @@ class AuthorizeNetSimulator(Simulator):
             self.refunds_need_settlement = False
 
     # --- helpers for tests and the demo -------------------------------------------------------
+
+    def provider_state(self) -> dict[str, Any]:
+        # A copy taken under the lock (the demo runner pickles it while requests go on), and
+        # without the lock itself, which cannot be pickled.
+        with self._state_lock:
+            state = super().provider_state()
+            state.pop("_state_lock")
+            return copy.deepcopy(state)
 
     def tokenize(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import pickle
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -270,7 +271,7 @@ def test_a_payment_held_for_review_is_pending(
     adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
 ) -> None:
     result = adapter.complete(payment(), reference="", params=opaque_params(simulator, REVIEW_CARD))
-    assert result.state is ResultState.PENDING
+    assert result.ok and result.state is ResultState.PENDING  # ok: not a failure, not yet paid
     assert simulator.transactions[result.reference].status == "FDSPendingReview"
 
 
@@ -278,7 +279,7 @@ def test_without_opaque_data_the_buyer_has_not_finished(
     adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
 ) -> None:
     result = adapter.complete(payment(), reference="", params={"dataDescriptor": ""})
-    assert result.state is ResultState.PENDING
+    assert result.ok and result.state is ResultState.PENDING
     assert simulator.received == []
 
 
@@ -614,3 +615,21 @@ def test_webhooks_are_refused_without_a_signature_key(simulator: AuthorizeNetSim
     )
     with pytest.raises(InvalidWebhook):
         adapter_for(integration).parse_webhook(body, headers)
+
+
+# --- the demo runner -----------------------------------------------------------------------------
+
+
+def test_the_provider_state_survives_a_restart(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    """`python -m simulators` pickles provider_state() after each request and restores it."""
+    reference = paid(adapter, simulator, payment("authorize"))
+    state = pickle.loads(pickle.dumps(simulator.provider_state()))
+    restarted = AuthorizeNetSimulator()
+    try:
+        restarted.__dict__.update(state)
+        assert restarted.transactions[reference].status == "authorizedPendingCapture"
+        assert restarted.client_keys == {LOGIN: CLIENT_KEY}
+    finally:
+        restarted.server_close()

@@ -177,8 +177,9 @@ class AuthorizeNetAdapter(AdapterBase):
         descriptor = params.get("dataDescriptor", "").strip()
         value = params.get("dataValue", "").strip()
         if not descriptor or not value:
+            # ok=True: not a failure, the buyer has not finished (the ledger keeps it pending).
             return ProviderResult(
-                ok=False,
+                ok=True,
                 state=ResultState.PENDING,
                 reference=reference,
                 message="The card details have not been sent yet.",
@@ -318,7 +319,7 @@ class AuthorizeNetAdapter(AdapterBase):
             state = RESPONSE_STATES[response_code]
             message = _message_text(result) or "Approved."
             return ProviderResult(
-                ok=state is ResultState.SUCCEEDED,
+                ok=True,  # approved, or held for review (PENDING): neither is a failure
                 state=state,
                 reference=trans_id,
                 message=message,
@@ -351,7 +352,7 @@ class AuthorizeNetAdapter(AdapterBase):
         else:
             state = ResultState.FAILED
         return ProviderResult(
-            ok=state is ResultState.SUCCEEDED,
+            ok=state is not ResultState.FAILED,
             state=state,
             reference=raw["transId"],
             message=reason or status,
