@@ -12,13 +12,17 @@ The buyer's part: `GET /checkoutnow?token=EC-…` shows a stand-in for PayPal's 
 form posts to `POST /checkoutnow`, which sends the browser to the payment's `return_url` with
 `paymentId`, `token` and `PayerID` (approve) or to its `cancel_url` with `token` (cancel).
 Webhooks are signed like PayPal's: SHA256withRSA over `transmission_id|time|webhook_id|crc32`,
-with a certificate served at `PAYPAL-CERT-URL`.
+with a certificate served at `PAYPAL-CERT-URL`. `webhook()` builds one for a test; webhooks
+registered (`register_webhook()` or `POST /v1/notifications/webhooks`, loopback URLs only) are
+sent PAYMENT.AUTHORIZATION.CREATED/VOIDED, PAYMENT.SALE.COMPLETED, PAYMENT.CAPTURE.COMPLETED and
+PAYMENT.SALE/CAPTURE.REFUNDED a moment (`webhook_delay_seconds`) after the call that caused them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import html
 import json
 import re
@@ -31,8 +35,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import requests
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -84,6 +89,8 @@ CERT_ID = "CERT-360caa42-fca2a594-sim0001"
 AUTH_ALGO = "SHA256withRSA"
 BUYER = {"email": "buyer@example.com", "first_name": "Sandbox", "last_name": "Buyer"}
 MESSAGES = {
+    "WEBHOOK_URL_ALREADY_EXISTS": "Webhook URL already exists.",
+    "WEBHOOK_NUMBER_LIMIT_EXCEEDED": "Maximum number of webhooks exceeded.",
     "VALIDATION_ERROR": "Invalid request - see details",
     "INVALID_RESOURCE_ID": "Requested resource ID was not found.",
     "PAYMENT_NOT_APPROVED_FOR_EXECUTION": "Payer has not approved payment",
@@ -206,6 +213,12 @@ class PayPalSimulator(Simulator):
         self.resources: dict[str, dict[str, Any]] = {}
         self._amounts: dict[str, Decimal] = {}
         self._replays: dict[tuple[str, str, str], Response] = {}
+        # Registered webhooks by id ({"id", "url", "event_types", "_client"}) and what was
+        # delivered to them ({"webhook_id", "event_type", "url", "status"}), oldest first.
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        # PayPal notifies a moment after the call that caused the event, never within it.
+        self.webhook_delay_seconds = 1.0
         self._state_lock = threading.RLock()
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._certificate = _self_signed(self._key)
@@ -220,6 +233,9 @@ class PayPalSimulator(Simulator):
             self.resources.clear()
             self._amounts.clear()
             self._replays.clear()
+            self.webhooks.clear()
+            self.deliveries.clear()
+        self.webhook_delay_seconds = 1.0
 
     def provider_state(self) -> dict[str, Any]:
         # The lock and the signing key stay with the process (neither pickles); a restarted
@@ -279,6 +295,11 @@ class PayPalSimulator(Simulator):
             return self._create(client_id, body)
         if parts == ["notifications", "verify-webhook-signature"] and method == "POST":
             return self._verify_webhook(body)
+        if parts == ["notifications", "webhooks"] and method == "POST":
+            return self._create_webhook(client_id, body)
+        if parts == ["notifications", "webhooks"] and method == "GET":
+            mine = [w for w in self.webhooks.values() if w["_client"] == client_id]
+            return _json(200, {"webhooks": [_public(w) for w in mine]})
         if len(parts) < 3 or parts[0] != "payments":
             return self.not_simulated(request)
         kind, resource_id, action = parts[1], parts[2], "/".join(parts[3:])
@@ -448,6 +469,8 @@ class PayPalSimulator(Simulator):
             resource.update(payment_mode="INSTANT_TRANSFER", protection_eligibility="ELIGIBLE")
         payment.state = "approved"
         payment.resource_kind, payment.resource_id = kind, resource["id"]
+        created = "AUTHORIZATION.CREATED" if kind == "authorization" else "SALE.COMPLETED"
+        self._notify(payment.client_id, f"PAYMENT.{created}", resource)
         return _json(200, self._payment_json(payment))
 
     def _new_resource(
@@ -505,6 +528,7 @@ class PayPalSimulator(Simulator):
         fully = not left
         authorization["state"] = "captured" if fully else "partially_captured"
         authorization["update_time"] = _now()
+        self._notify(capture["_client"], "PAYMENT.CAPTURE.COMPLETED", capture)
         return _json(200, _public(capture))
 
     def _void(self, authorization: dict[str, Any], body: dict[str, Any]) -> Response:
@@ -514,6 +538,7 @@ class PayPalSimulator(Simulator):
         authorization["state"] = "voided"
         authorization["update_time"] = _now()
         self._amounts[authorization["id"]] = Decimal(0)
+        self._notify(authorization["_client"], "PAYMENT.AUTHORIZATION.VOIDED", authorization)
         return _json(200, _public(authorization))
 
     def _refund(self, captured: dict[str, Any], body: dict[str, Any]) -> Response:
@@ -546,6 +571,8 @@ class PayPalSimulator(Simulator):
         self._amounts[captured["id"]] = remaining - amount
         captured["state"] = "refunded" if amount == remaining else "partially_refunded"
         captured["update_time"] = _now()
+        event_type = f"PAYMENT.{captured['_kind'].upper()}.REFUNDED"
+        self._notify(captured["_client"], event_type, refund)
         return _json(201, _public(refund))
 
     # --- the buyer's approval page ----------------------------------------------------------
@@ -639,6 +666,78 @@ class PayPalSimulator(Simulator):
 
     signed_webhook = webhook
 
+    def register_webhook(
+        self,
+        client_id: str,
+        url: str,
+        *,
+        webhook_id: str = "",
+        event_types: tuple[str, ...] = ("*",),
+    ) -> str:
+        """Subscribe `url` (on this machine) to the client's events, as PayPal's developer
+        dashboard does; answers the webhook id the integration's `webhook_id` setting needs."""
+        if not _is_loopback(url):
+            raise ValueError(f"{url} is not on this machine.")
+        webhook_id = webhook_id or _transaction_id()
+        with self._state_lock:
+            self.webhooks[webhook_id] = {
+                "_client": client_id,
+                "id": webhook_id,
+                "url": url,
+                "event_types": [{"name": name} for name in event_types],
+            }
+        return webhook_id
+
+    def _create_webhook(self, client_id: str, body: dict[str, Any]) -> Response:
+        url, event_types = body.get("url"), body.get("event_types")
+        if not isinstance(url, str) or not _is_loopback(url):
+            # PayPal wants HTTPS; this stand-in wants an address on this machine.
+            return _invalid("url", "Must be a URL on this machine (127.0.0.1 or localhost).")
+        if not isinstance(event_types, list) or not event_types:
+            return _invalid("event_types", "This field required.")
+        mine = [w for w in self.webhooks.values() if w["_client"] == client_id]
+        if any(w["url"] == url for w in mine):
+            return _error(400, "WEBHOOK_URL_ALREADY_EXISTS")
+        if len(mine) >= 10:
+            return _error(400, "WEBHOOK_NUMBER_LIMIT_EXCEEDED")
+        names = tuple(str(e.get("name")) for e in event_types if isinstance(e, dict))
+        webhook_id = self.register_webhook(client_id, url, event_types=names)
+        return _json(201, _public(self.webhooks[webhook_id]))
+
+    def _notify(self, client_id: str, event_type: str, resource: dict[str, Any]) -> None:
+        """Send `event_type` to the client's webhooks subscribed to it, after a moment."""
+        for hook in list(self.webhooks.values()):
+            names = {e["name"] for e in hook["event_types"]}
+            if hook["_client"] != client_id or not names & {"*", event_type}:
+                continue
+            body, headers = self.webhook(event_type, resource, hook["id"])
+            timer = threading.Timer(
+                self.webhook_delay_seconds, self._deliver, (hook, event_type, body, headers)
+            )
+            timer.daemon = True
+            timer.start()
+
+    def _deliver(
+        self, hook: dict[str, Any], event_type: str, body: bytes, headers: dict[str, str]
+    ) -> None:
+        # One attempt: PayPal retries failed deliveries for days, which a demo does not need.
+        # A local simulator only ever calls this machine.
+        status = 0
+        if _is_loopback(hook["url"]):
+            with contextlib.suppress(requests.RequestException):
+                status = requests.post(
+                    hook["url"], data=body, headers=headers, timeout=10
+                ).status_code
+        with self._state_lock:
+            self.deliveries.append(
+                {
+                    "webhook_id": hook["id"],
+                    "event_type": event_type,
+                    "url": hook["url"],
+                    "status": status,
+                }
+            )
+
     def _verify_webhook(self, body: dict[str, Any]) -> Response:
         required = (
             "auth_algo",
@@ -668,6 +767,11 @@ class PayPalSimulator(Simulator):
             except (binascii.Error, InvalidSignature):
                 pass
         return _json(200, {"verification_status": status})
+
+
+def _is_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _serialise(event: dict[str, Any]) -> bytes:

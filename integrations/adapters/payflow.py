@@ -163,8 +163,9 @@ class PayflowAdapter(AdapterBase):
             return self._complete_express(request, reference, params)
         if params.get("SECURETOKENID", reference) != reference:
             return _pending("The answer brought back belongs to another payment; it was ignored.")
-        if not params.get("PNREF"):
+        if not (params.get("PNREF") or params.get("RESULT")):
             return _pending("The buyer has not submitted the card form yet.")
+        # Whatever the fields say (a decline, a used or expired token), Payflow is asked.
         return self._card_outcome(request, reference)
 
     def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
@@ -241,6 +242,9 @@ class PayflowAdapter(AdapterBase):
         )
         if inquiry["RESULT"] == "19":
             return _pending("The buyer has not submitted the card form yet.", _safe(inquiry))
+        if inquiry["RESULT"] == "162":
+            # Expired unused: nobody can pay with it any more.
+            return _result(inquiry, tender="C", raw=_safe(inquiry))
         if inquiry["RESULT"] != "0" or "ORIGRESULT" not in inquiry:
             raise ProviderError(
                 f"Payflow's inquiry failed: {payflow_nvp.result_message(inquiry)} "

@@ -39,8 +39,8 @@ from payments.money import from_minor_units, to_minor_units
 WHOLE_AMOUNT_CURRENCIES = frozenset({"HUF", "TWD"})
 # What a buyer or staff member reads for PayPal's error names; others show PayPal's message.
 ERROR_MESSAGES = {
-    "INSTRUMENT_DECLINED": "PayPal declined the buyer's funding source. "
-    "Choose another way to pay in PayPal, or another payment method.",
+    "INSTRUMENT_DECLINED": "PayPal declined the payment from your PayPal account. "
+    "Please choose another payment method, or start a new PayPal payment.",
     "PAYMENT_STATE_INVALID": "PayPal can no longer complete this payment; please start again.",
     "PAYER_CANNOT_PAY": "The buyer cannot pay with PayPal for this purchase.",
     "AUTHORIZATION_ALREADY_COMPLETED": "The authorization was already fully captured or voided.",

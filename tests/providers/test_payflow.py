@@ -286,18 +286,30 @@ def test_a_decline_fails_with_a_clear_message(
     assert result.message.startswith(message)
 
 
-def test_a_secure_token_is_single_use_and_expires(payflow_simulator: PayflowSimulator) -> None:
+def test_a_secure_token_is_single_use(payflow_simulator: PayflowSimulator) -> None:
     adapter = _adapter(payflow_simulator)
-    step, _ = _paid_card(adapter, _request())
-    token, token_id = step.data["SECURETOKEN"], step.data["SECURETOKENID"]
-    assert payflow_simulator.post_card(token, token_id, VISA, "1230", "123")["RESULT"] == "160"
-    fresh = adapter.begin(_request(), URLS)
-    payflow_simulator.secure_token_lifetime_seconds = 0
-    expired = payflow_simulator.post_card(
-        fresh.data["SECURETOKEN"], fresh.reference, VISA, "1230", "123"
-    )
-    assert expired["RESULT"] == "162"
+    request = _request()
+    step, first = _paid_card(adapter, request)
+    _, again = _browser_posts_card(step)  # the buyer's Back button, then Pay once more
+    assert again["RESULT"] == "160" and "PNREF" not in again
+    result = adapter.complete(request, reference=step.reference, params=again)
+    assert result.state == ResultState.SUCCEEDED
+    assert result.reference == first["PNREF"]
     assert len(payflow_simulator.transactions) == 1
+
+
+def test_an_expired_secure_token_fails_the_payment(payflow_simulator: PayflowSimulator) -> None:
+    adapter = _adapter(payflow_simulator)
+    request = _request()
+    step = adapter.begin(request, URLS)
+    payflow_simulator.secure_token_lifetime_seconds = 0
+    target, fields = _browser_posts_card(step)
+    assert (target, fields["RESULT"]) == (URLS.return_url, "162")
+    result = adapter.complete(request, reference=step.reference, params=fields)
+    assert result.state == ResultState.FAILED
+    assert result.message.startswith("The payment form expired")
+    assert adapter.abandon(request, reference=step.reference).state == ResultState.FAILED
+    assert not payflow_simulator.transactions
 
 
 def test_abandon_reports_nothing_charged_or_the_payment_made_after_all(

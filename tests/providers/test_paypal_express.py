@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -533,7 +535,7 @@ def test_a_webhook_without_signature_or_json_is_refused_unasked(
     assert len(paypal_simulator.received) == asked_before
 
 
-# --- through our checkout pages ------------------------------------------------------------------
+# --- through our checkout pages ---------------------------------------------------------------
 
 
 def _paypal_checkout(simulator: PayPalSimulator, **settings: str) -> tuple[Any, Any, Any]:
@@ -616,3 +618,86 @@ def test_a_webhook_settles_a_payment_whose_answer_was_lost(
     assert (row.state, row.provider_reference) == (State.SUCCEEDED, sale.reference)
     tampered = body.replace(b'"80.00"', b'"8.00"')
     assert Client().post(url, tampered, content_type="application/json", **meta).status_code == 400
+
+
+# --- webhooks PayPal sends by itself ----------------------------------------------------------
+
+
+class _Receiver(ThreadingHTTPServer):
+    """Our webhook endpoint, as far as PayPal can tell: records each call, answers 200."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.calls: list[tuple[bytes, dict[str, str]]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/webhooks/paypal/"
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    server: _Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.calls.append((body, dict(self.headers.items())))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_paypal_notifies_a_registered_webhook_after_the_payment(
+    paypal_simulator: PayPalSimulator,
+) -> None:
+    receiver = _Receiver()
+    thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        paypal_simulator.webhook_delay_seconds = 0
+        paypal_simulator.register_webhook(
+            SETTINGS["client_id"], receiver.url, webhook_id=WEBHOOK_ID
+        )
+        adapter, sale_id = _paid(paypal_simulator, Operation.CHARGE)
+        deadline = time.monotonic() + 2
+        while not paypal_simulator.deliveries and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()
+    assert paypal_simulator.deliveries == [
+        {
+            "webhook_id": WEBHOOK_ID,
+            "event_type": "PAYMENT.SALE.COMPLETED",
+            "url": receiver.url,
+            "status": 200,
+        }
+    ]
+    body, headers = receiver.calls[0]
+    event = adapter.parse_webhook(body, headers)
+    assert (event.type, event.settled_reference) == ("PAYMENT.SALE.COMPLETED", sale_id)
+
+
+def test_webhooks_register_only_on_this_machine(paypal_simulator: PayPalSimulator) -> None:
+    token = requests.post(
+        f"{paypal_simulator.url}/v1/oauth2/token",
+        auth=(SETTINGS["client_id"], SETTINGS["client_secret"]),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    ).json()["access_token"]
+    url = f"{paypal_simulator.url}/v1/notifications/webhooks"
+    headers = {"Authorization": f"Bearer {token}"}
+    hook = {"url": "http://127.0.0.1:9/hook", "event_types": [{"name": "*"}]}
+    created = requests.post(url, json=hook, headers=headers, timeout=5)
+    assert created.status_code == 201 and created.json()["url"] == hook["url"]
+    again = requests.post(url, json=hook, headers=headers, timeout=5)
+    assert again.json()["name"] == "WEBHOOK_URL_ALREADY_EXISTS"
+    remote = requests.post(
+        url, json={**hook, "url": "https://shop.example/hook"}, headers=headers, timeout=5
+    )
+    assert remote.json()["name"] == "VALIDATION_ERROR"
+    listed = requests.get(url, headers=headers, timeout=5).json()["webhooks"]
+    assert [w["id"] for w in listed] == [created.json()["id"]]

@@ -14,15 +14,12 @@ approval page at `GET /cgi-bin/webscr`.
 from __future__ import annotations
 
 import copy
-import html
 import logging
 import re
 import secrets
 import string
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -31,6 +28,13 @@ import requests
 from integrations.adapters import payflow_nvp
 from payments.money import exponent
 from simulators.base import Request, Response, Simulator
+from simulators.payflow import pages, records
+from simulators.payflow.records import (
+    ExpressToken,
+    PayflowAccount,
+    SecureToken,
+    Transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,77 +42,11 @@ TRANSACTION_TYPES = frozenset("SADVCIFLN")
 TENDERS = frozenset("ACDKP")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,32}$")  # 1 to 32 printable characters
 _SECURE_TOKEN_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
-_AMOUNT = re.compile(r"^\d{1,10}\.\d{2}$")
-_WHOLE_AMOUNT = re.compile(r"^\d{1,10}$")
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
-_REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
 _LOGIN_FIELDS = frozenset({"PARTNER", "VENDOR", "USER", "PWD"})
 _APPROVED = {"RESULT": "0", "RESPMSG": "Approved"}
 SECURE_TOKEN_LIFETIME_SECONDS = 30 * 60.0
 EXPRESS_TOKEN_LIFETIME_SECONDS = 3 * 3600.0
-
-
-@dataclass(frozen=True)
-class PayflowAccount:
-    partner: str
-    vendor: str
-    user: str
-    password: str
-
-
-@dataclass
-class SecureToken:
-    token: str
-    token_id: str
-    vendor: str
-    fields: dict[str, str]  # the transaction the buyer's card will be used for
-    created_at: float
-    pnref: str = ""  # the transaction made with it: a token is good for one
-    in_progress: bool = False
-
-
-@dataclass
-class ExpressToken:
-    token: str
-    vendor: str
-    fields: dict[str, str]  # ACTION=S's TRXTYPE, AMT, CURRENCY, RETURNURL, CANCELURL, INVNUM
-    created_at: float
-    payer_id: str = ""  # set when the buyer approves on the PayPal page
-    pnref: str = ""  # set by ACTION=D
-
-
-@dataclass
-class Transaction:
-    """One Payflow transaction; amounts are in the currency's minor units."""
-
-    pnref: str
-    vendor: str
-    trxtype: str
-    tender: str
-    amount: int
-    currency: str
-    result: int
-    respmsg: str
-    origid: str = ""
-    acct_last4: str = ""
-    invnum: str = ""
-    captured: int = 0  # an authorization's delayed captures
-    refunded: int = 0  # a sale's or capture's credits
-    closed: bool = False  # an authorization captured completely or voided
-    voided: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def approved(self) -> bool:
-        return self.result == 0
-
-    def as_answer(self) -> dict[str, str]:
-        return {
-            "RESULT": str(self.result),
-            "PNREF": self.pnref,
-            "RESPMSG": self.respmsg,
-            **self.extra,
-        }
 
 
 class PayflowSimulator(Simulator):
@@ -193,7 +131,7 @@ class PayflowSimulator(Simulator):
             return _reply(
                 request_id, {"RESULT": "11", "RESPMSG": "Client time-out waiting for response"}
             )
-        if _account(fields) not in self.accounts:
+        if records.account_of(fields) not in self.accounts:
             return _reply(request_id, {"RESULT": "1", "RESPMSG": "User authentication failed"})
         vendor = fields["VENDOR"]
         with self._state:
@@ -217,7 +155,7 @@ class PayflowSimulator(Simulator):
         if tender not in TENDERS:
             return {"RESULT": "2", "RESPMSG": "Invalid tender"}
         currency = fields.get("CURRENCY", "USD")
-        if "AMT" in fields and not _amount_valid(fields["AMT"], currency):
+        if "AMT" in fields and not records.amount_valid(fields["AMT"], currency):
             return {"RESULT": "4", "RESPMSG": "Invalid amount"}
         if fields.get("CREATESECURETOKEN") == "Y":
             return self._create_secure_token(vendor, fields)
@@ -257,12 +195,12 @@ class PayflowSimulator(Simulator):
     def _card(self, vendor: str, transaction: dict[str, str], card: dict[str, str]) -> Transaction:
         """Run an A or S card transaction: the pilot server's triggers decide the outcome."""
         currency = transaction.get("CURRENCY", "USD")
-        amount = _minor(transaction.get("AMT", "0.00"), currency)
+        amount = records.minor_units(transaction.get("AMT", "0.00"), currency)
         acct = card.get("ACCT", "").replace(" ", "")
         result, message = 0, "Approved"
-        if not (acct.isdigit() and 13 <= len(acct) <= 19 and _luhn_valid(acct)):
+        if not (acct.isdigit() and 13 <= len(acct) <= 19 and records.luhn_valid(acct)):
             result, message = 23, "Invalid account number"
-        elif not _expiry_valid(card.get("EXPDATE", "")):
+        elif not records.expiry_valid(card.get("EXPDATE", "")):
             result, message = 24, "Invalid expiration date"
         elif card.get("CVV2") and not re.fullmatch(r"\d{3,4}", card["CVV2"]):
             result, message = 7, "Field format error: CVV2 is invalid"
@@ -305,7 +243,9 @@ class PayflowSimulator(Simulator):
                 else "Capture error: the authorization has already been captured",
             )
         remaining = original.amount - original.captured
-        amount = _minor(fields["AMT"], original.currency) if "AMT" in fields else remaining
+        amount = (
+            records.minor_units(fields["AMT"], original.currency) if "AMT" in fields else remaining
+        )
         if amount <= 0 or amount > remaining:
             return _refused(111, "Capture error: the amount exceeds what remains authorized")
         original.captured += amount
@@ -339,7 +279,9 @@ class PayflowSimulator(Simulator):
         if original.trxtype not in ("S", "D") or not original.approved or original.voided:
             return _refused(105, "Credit error: only a sale or a delayed capture can be credited")
         refundable = original.amount - original.refunded
-        amount = _minor(fields["AMT"], original.currency) if "AMT" in fields else refundable
+        amount = (
+            records.minor_units(fields["AMT"], original.currency) if "AMT" in fields else refundable
+        )
         if amount <= 0 or amount > refundable:
             return _refused(105, "Credit error: the amount exceeds what remains to credit")
         original.refunded += amount
@@ -357,6 +299,8 @@ class PayflowSimulator(Simulator):
             )
             if token is None:
                 return _refused(7, "Field format error: Secure Token is invalid")
+            if not token.pnref and self._expired(token):
+                return _refused(162, "Secure Token Expired")
             if not token.pnref:
                 return _refused(19, "Original transaction ID not found")
             original = self.transactions[token.pnref]
@@ -367,13 +311,13 @@ class PayflowSimulator(Simulator):
             original = found
         answer = {
             **_APPROVED,
-            "PNREF": _reference(),
+            "PNREF": records.new_reference(),
             "ORIGRESULT": str(original.result),
             "ORIGPNREF": original.pnref,
-            "TRANSSTATE": _transaction_state(original),
+            "TRANSSTATE": records.transaction_state(original),
             "TRXTYPE": original.trxtype,
             "TENDER": original.tender,
-            "AMT": _major(original.amount, original.currency),
+            "AMT": records.major_units(original.amount, original.currency),
             "CURRENCY": original.currency,
         }
         if original.acct_last4:
@@ -391,7 +335,7 @@ class PayflowSimulator(Simulator):
             missing = [n for n in ("AMT", "RETURNURL", "CANCELURL") if not fields.get(n)]
             if missing or fields.get("TRXTYPE") not in ("A", "S"):
                 return _refused(7, f"Field format error: {', '.join(missing) or 'TRXTYPE'} missing")
-            token = "EC-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(17))
+            token = "EC-" + records.new_reference(17)
             kept = {n: v for n, v in fields.items() if n not in _LOGIN_FIELDS}
             self.express_tokens[token] = ExpressToken(token, vendor, kept, time.time())
             return {**_APPROVED, "TOKEN": token, **correlation}
@@ -433,7 +377,7 @@ class PayflowSimulator(Simulator):
             vendor,
             trxtype=fields.get("TRXTYPE", express.fields["TRXTYPE"]),
             tender="P",
-            amount=_minor(amount_text, currency),
+            amount=records.minor_units(amount_text, currency),
             currency=currency,
             result=0,
             respmsg="Approved",
@@ -448,7 +392,7 @@ class PayflowSimulator(Simulator):
         with self._state:
             express = self.express_tokens[token]
             if not express.payer_id:
-                express.payer_id = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(13))
+                express.payer_id = records.new_reference(13)
             return {"token": token, "PayerID": express.payer_id}
 
     def _paypal_page(self, request: Request) -> Response:
@@ -458,7 +402,9 @@ class PayflowSimulator(Simulator):
         with self._state:
             express = self.express_tokens.get(fields.get("token", ""))
         if express is None:
-            return _page(404, "PayPal", "<p>This checkout session is unknown or has ended.</p>")
+            return pages.page(
+                404, "PayPal", "<p>This checkout session is unknown or has ended.</p>"
+            )
         if request.method == "POST":
             if fields.get("choice") == "continue":
                 target = _with_query(
@@ -468,19 +414,7 @@ class PayflowSimulator(Simulator):
                 target = _with_query(express.fields["CANCELURL"], {"token": express.token})
             return Response(303, b"", "text/html", {"Location": target})
         amount = f"{express.fields['AMT']} {express.fields.get('CURRENCY', 'USD')}"
-        token = html.escape(express.token)
-        invnum = express.fields.get("INVNUM", "")
-        order = f" for order {html.escape(invnum)}" if invnum else ""
-        body = (
-            f"<p>Pay <strong>{html.escape(amount)}</strong>{order} with PayPal?</p>"
-            f'<form method="post" action="/cgi-bin/webscr">'
-            f'<input type="hidden" name="cmd" value="_express-checkout">'
-            f'<input type="hidden" name="token" value="{token}">'
-            '<button name="choice" value="continue">Continue</button> '
-            '<button name="choice" value="cancel" class="secondary">Cancel and return to the store'
-            "</button></form>"
-        )
-        return _page(200, "PayPal", body)
+        return pages.paypal_approval(express.token, amount, express.fields.get("INVNUM", ""))
 
     # --- Payflow Link's transparent redirect ----------------------------------------------------
 
@@ -489,7 +423,7 @@ class PayflowSimulator(Simulator):
         with self._state:
             known = self.secure_tokens.get(form.get("SECURETOKENID", ""))
         if known is None or known.token != form.get("SECURETOKEN"):
-            return _page(400, "Payflow Link", "<p>Secure Token is invalid.</p>")
+            return pages.page(400, "Payflow Link", "<p>Secure Token is invalid.</p>")
         result = self.post_card(
             form["SECURETOKEN"],
             form["SECURETOKENID"],
@@ -499,17 +433,7 @@ class PayflowSimulator(Simulator):
         )
         target = known.fields.get("RETURNURL" if result["RESULT"] == "0" else "ERRORURL", "")
         target = target or known.fields.get("RETURNURL", "")
-        inputs = "".join(
-            f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
-            for name, value in result.items()
-        )
-        body = (
-            "<p>Returning you to the store…</p>"
-            f'<form method="post" action="{html.escape(target)}">{inputs}'
-            "<noscript><button>Continue</button></noscript></form>"
-            "<script>document.forms[0].submit();</script>"
-        )
-        return _page(200, "Payflow Link", body)
+        return pages.auto_post(target, result)
 
     def post_card(
         self, token: str, token_id: str, acct: str, expdate: str, cvv2: str
@@ -530,7 +454,7 @@ class PayflowSimulator(Simulator):
                 }
             if secure.pnref:
                 return {**base, **_refused(160, "Secure Token already been used")}
-            if time.time() - secure.created_at > self.secure_token_lifetime_seconds:
+            if self._expired(secure):
                 return {**base, **_refused(162, "Secure Token Expired")}
             secure.in_progress = True
         try:
@@ -543,7 +467,7 @@ class PayflowSimulator(Simulator):
         fields = {
             **record.as_answer(),
             **base,
-            "AMT": _major(record.amount, record.currency),
+            "AMT": records.major_units(record.amount, record.currency),
             "TRXTYPE": record.trxtype,
             "TENDER": "C",
             "ACCT": record.acct_last4,
@@ -559,8 +483,11 @@ class PayflowSimulator(Simulator):
 
     # --- state helpers --------------------------------------------------------------------------
 
+    def _expired(self, token: SecureToken) -> bool:
+        return time.time() - token.created_at > self.secure_token_lifetime_seconds
+
     def _record(self, vendor: str, **values: object) -> Transaction:
-        record = Transaction(pnref=_reference(), vendor=vendor, **values)  # type: ignore[arg-type]
+        record = Transaction(pnref=records.new_reference(), vendor=vendor, **values)  # type: ignore[arg-type]
         self.transactions[record.pnref] = record
         return record
 
@@ -597,95 +524,12 @@ def _send_silent_post(url: str, fields: dict[str, str]) -> None:
         logger.info("Silent post to %s failed: %s", url, error)
 
 
-def _account(fields: dict[str, str]) -> PayflowAccount:
-    return PayflowAccount(
-        partner=fields.get("PARTNER", ""),
-        vendor=fields.get("VENDOR", ""),
-        user=fields.get("USER", ""),
-        password=fields.get("PWD", ""),
-    )
-
-
-def _amount_valid(text: str, currency: str) -> bool:
-    """`#####.##`; currencies without minor units (JPY) take whole amounts only."""
-    if exponent(currency) == 0:
-        return bool(_WHOLE_AMOUNT.match(text))
-    return bool(_AMOUNT.match(text))
-
-
-def _minor(text: str, currency: str) -> int:
-    units, _, fraction = text.partition(".")
-    places = exponent(currency)
-    return int(units) * 10**places + (int(fraction.ljust(places, "0")[:places]) if places else 0)
-
-
-def _major(amount: int, currency: str) -> str:
-    places = exponent(currency)
-    if places == 0:
-        return str(amount)
-    return f"{amount // 10**places}.{amount % 10**places:0{places}d}"
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def _expiry_valid(expdate: str) -> bool:
-    """MMYY, not before the current month."""
-    if not re.fullmatch(r"(0[1-9]|1[0-2])\d\d", expdate):
-        return False
-    today = date.today()
-    month, year = int(expdate[:2]), 2000 + int(expdate[2:])
-    return (year, month) >= (today.year, today.month)
-
-
-def _transaction_state(record: Transaction) -> str:
-    """Inquiry's TRANSSTATE: 1 error, 3 authorized, 6 settlement pending, 9 captured."""
-    if not record.approved:
-        return "1"
-    if record.trxtype == "A":
-        return "9" if record.captured else "3"
-    return "6"
-
-
 def _refused(result: int, message: str) -> dict[str, str]:
     return {"RESULT": str(result), "RESPMSG": message}
 
 
-def _reference() -> str:
-    """A PNREF: 12 letters and digits."""
-    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12))
-
-
 def _with_query(url: str, query: dict[str, str]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
-
-
-_PAGE_STYLE = (
-    "body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#222;margin:0}"
-    "main{max-width:28rem;margin:3rem auto;background:#fff;padding:1.5rem 2rem;"
-    "border-radius:8px;box-shadow:0 1px 4px #0002}"
-    ".badge{display:inline-block;background:#fde68a;color:#713f12;padding:.1rem .6rem;"
-    "border-radius:999px;font-size:.8rem;font-weight:600}"
-    "button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:0;background:#0070ba;"
-    "color:#fff;cursor:pointer}button.secondary{background:#e5e7eb;color:#222}"
-)
-
-
-def _page(status: int, service: str, body: str) -> Response:
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{service} (local simulator)</title><style>{_PAGE_STYLE}</style></head><body>"
-        f'<main><p class="badge">Local simulator: not the real {service}</p>'
-        f"<h1>{service}</h1>{body}</main></body></html>"
-    )
-    return Response(status, document.encode(), "text/html; charset=utf-8")
 
 
 def _reply(request_id: str, fields: dict[str, str]) -> Response:
