@@ -1,0 +1,264 @@
+"""Stripe's REST API (https://api.stripe.com) and Stripe.js, as our adapter and page use them.
+
+Supported: `GET /v1/balance`; PaymentIntents (`POST /v1/payment_intents`, `GET …/<id>`,
+`POST …/<id>/confirm|capture|cancel`); `POST /v1/refunds`; and `GET /v3/`, a stand-in Stripe.js
+(`stripe_js`). Stripe's rules for PaymentIntents are in `payments`, its test cards in `cards`,
+its wire format in `wire`. Authentication as Stripe does it: the secret key as a Bearer token
+(what the stripe SDK sends) or as the Basic user name (what `curl -u sk_test_…:` sends); a
+publishable key (Bearer or the `key` form field, as Stripe.js sends it) only for confirming or
+reading a PaymentIntent together with its client secret.
+
+Idempotency as Stripe's: a POST with an `Idempotency-Key` already seen is answered with the saved
+answer (and `Idempotent-Replayed: true`) when its endpoint and parameters are the same, and with
+400 `idempotency_error` when they differ; requests refused before running (bad parameters, bad
+keys) are not saved. Test cards: 4242424242424242 (and Stripe's other success cards) succeed,
+4000000000000002 is declined, 4000000000009995 has insufficient funds, 4000000000000069 is
+expired; `pm_card_visa` and `pm_card_chargeDeclined…` work as server-side payment methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from simulators.base import Request, Response, Simulator
+from simulators.stripe.payments import PaymentIntents
+from simulators.stripe.stripe_js import STRIPE_JS
+from simulators.stripe.wire import (
+    API_VERSION,
+    StripeApiError,
+    api_key_of,
+    error_response,
+    json_response,
+    masked,
+    new_id,
+    parse_params,
+    signature_header,
+)
+
+__all__ = ["StripeSimulator", "masked", "signature_header"]
+
+_INTENT_PATH = re.compile(r"/v1/payment_intents/([^/]+)(?:/(confirm|capture|cancel))?")
+_PUBLISHABLE_KEY_REFUSED = (
+    "This API call cannot be made with a publishable API key. Please use a secret API key. You "
+    "can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    endpoint: str
+    params: dict[str, Any]
+    response: Response
+
+
+class StripeSimulator(PaymentIntents, Simulator):
+    internal_error = error_response(500, "api_error", "An unknown error occurred.")
+
+    def __init__(self) -> None:
+        Simulator.__init__(self)
+        PaymentIntents.__init__(self)
+        self.secret_keys: set[str] = set()
+        # Keys Stripe.js may use (confirming a PaymentIntent with its client secret).
+        self.publishable_keys: set[str] = set()
+        self._idempotent: dict[str, _Saved] = {}
+        # One request changes the state at a time, as one Stripe object is locked per request.
+        self._state_lock = threading.RLock()
+
+    def reset(self) -> None:
+        super().reset()
+        with self._state_lock:
+            self.secret_keys.clear()
+            self.publishable_keys.clear()
+            self.payment_intents.clear()
+            self.charges.clear()
+            self.refunds.clear()
+            self.payment_methods.clear()
+            self._idempotent.clear()
+
+    def provider_state(self) -> dict[str, Any]:
+        # A copy taken under the lock (the demo runner pickles it while requests go on), and
+        # without the lock itself, which cannot be pickled.
+        with self._state_lock:
+            state = super().provider_state()
+            state.pop("_state_lock")
+            return copy.deepcopy(state)
+
+    # --- HTTP -----------------------------------------------------------------------------------
+
+    def answer(self, request: Request) -> Response:
+        if request.method == "GET" and request.path in ("/v3", "/v3/"):
+            return Response(
+                200,
+                STRIPE_JS.encode(),
+                "application/javascript; charset=utf-8",
+                {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
+            )
+        try:
+            if request.method == "GET":
+                params = parse_params([(k, v) for k, vs in request.query.items() for v in vs])
+            else:
+                pairs = parse_qsl(request.body.decode(), keep_blank_values=True)
+                params = parse_params(pairs)
+        except StripeApiError as error:
+            return json_response(error.status, {"error": error.error})
+        except UnicodeDecodeError:
+            return error_response(
+                400, "invalid_request_error", "The request body could not be read."
+            )
+        key = api_key_of(request.headers.get("Authorization", "")) or params.pop("key", None)
+        params.pop("key", None)
+        if key is None:
+            return error_response(
+                401,
+                "invalid_request_error",
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY').",
+            )
+        publishable = key in self.publishable_keys
+        if key not in self.secret_keys and not publishable:
+            return error_response(
+                401, "invalid_request_error", f"Invalid API Key provided: {masked(key)}"
+            )
+        idempotency_key = request.headers.get("Idempotency-Key")
+        endpoint = f"{request.method} {request.path}"
+        with self._state_lock:
+            if request.method == "POST" and idempotency_key:
+                saved = self._idempotent.get(idempotency_key)
+                if saved is not None:
+                    return self._replay(saved, endpoint, params, idempotency_key)
+            try:
+                answered = self._route(
+                    request, params, livemode="_live_" in key, publishable=publishable
+                )
+                if answered is None:
+                    return self.not_simulated(request)
+                response = json_response(*answered)
+                saved_answer = True
+            except StripeApiError as error:
+                response = json_response(error.status, {"error": error.error})
+                saved_answer = error.saved
+            if request.method == "POST" and idempotency_key and saved_answer:
+                self._idempotent[idempotency_key] = _Saved(endpoint, params, response)
+        return response
+
+    def _replay(
+        self, saved: _Saved, endpoint: str, params: dict[str, Any], idempotency_key: str
+    ) -> Response:
+        if saved.endpoint != endpoint:
+            return json_response(
+                400,
+                {
+                    "error": {
+                        "type": "idempotency_error",
+                        "message": "Keys for idempotent requests can only be used for the same "
+                        f"endpoint they were first used for ('{saved.endpoint}' vs "
+                        f"'{endpoint}'). Try using a key other than '{idempotency_key}' if you "
+                        "meant to execute a different request.",
+                    }
+                },
+            )
+        if saved.params != params:
+            return json_response(
+                400,
+                {
+                    "error": {
+                        "type": "idempotency_error",
+                        "message": "Keys for idempotent requests can only be used with the same "
+                        "parameters they were first used with. Try using a key other than "
+                        f"'{idempotency_key}' if you meant to execute a different request.",
+                    }
+                },
+            )
+        original = saved.response
+        return Response(
+            original.status,
+            original.body,
+            original.content_type,
+            {**original.headers, "Idempotent-Replayed": "true"},
+        )
+
+    def _route(
+        self, request: Request, params: dict[str, Any], *, livemode: bool, publishable: bool
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The status and body of the answer; None for a route not simulated."""
+        method, path = request.method, request.path
+        if (method, path) == ("GET", "/v1/balance") and not publishable:
+            return 200, self._balance(livemode=livemode)
+        found = _INTENT_PATH.fullmatch(path)
+        intent_id, action = (found.group(1), found.group(2)) if found else (None, None)
+        # The only calls Stripe.js may make with a publishable key and the client secret.
+        if intent_id and (method, action) in (("GET", None), ("POST", "confirm")):
+            intent = self._intent(intent_id, params, publishable=publishable)
+            if method == "GET":
+                return 200, self._view(intent, publishable=publishable)
+            return self._confirm(intent, params, publishable=publishable)
+        if publishable:
+            raise StripeApiError(401, "invalid_request_error", _PUBLISHABLE_KEY_REFUSED)
+        if (method, path) == ("POST", "/v1/payment_intents"):
+            return self._create(params, livemode=livemode)
+        if intent_id and (method, action) == ("POST", "capture"):
+            return 200, self._capture(self._intent(intent_id, params), params)
+        if intent_id and (method, action) == ("POST", "cancel"):
+            return 200, self._cancel(self._intent(intent_id, params), params)
+        if (method, path) == ("POST", "/v1/refunds"):
+            return 200, self._refund(params)
+        return None
+
+    # --- Webhooks -------------------------------------------------------------------------------
+
+    def signed_webhook(
+        self,
+        event_type: str,
+        payment_intent_id: str,
+        secret: str,
+        *,
+        timestamp: int | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The event Stripe would send now about the PaymentIntent, signed with `secret`.
+
+        `charge.*` events carry the PaymentIntent's latest charge; `payment_intent.*` events the
+        PaymentIntent itself. Answers the raw body and the headers of Stripe's POST.
+        """
+        with self._state_lock:
+            intent = self.payment_intents[payment_intent_id]
+            if event_type.startswith("charge."):
+                obj = dict(self.charges[intent["latest_charge"]])
+            else:
+                obj = dict(intent)
+        signed_at = int(time.time()) if timestamp is None else timestamp
+        event = {
+            "id": new_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": signed_at,
+            "data": {"object": obj},
+            "livemode": obj["livemode"],
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+        }
+        body = json.dumps(event, indent=2).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": signature_header(body, secret, signed_at),
+        }
+        return body, headers
+
+    def _balance(self, *, livemode: bool) -> dict[str, Any]:
+        funds = [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
+        return {
+            "object": "balance",
+            "available": funds,
+            "connect_reserved": [{"amount": 0, "currency": "usd"}],
+            "livemode": livemode,
+            "pending": funds,
+        }
