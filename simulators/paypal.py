@@ -622,7 +622,8 @@ class PayPalSimulator(Simulator):
     {payment.currency}</dd>
   <dt>For</dt><dd>{html.escape(str(detail))}</dd>
 </dl>
-<p>The merchant asks you to {action} this amount.</p>
+<p>Signed in as {BUYER["email"]} (sandbox buyer). The merchant asks you to {action} this
+amount.</p>
 <form method="post" action="/checkoutnow">
   <input type="hidden" name="token" value="{payment.token}">
   <p><label><input type="checkbox" name="decline"> Simulate a declined funding source</label></p>
@@ -815,7 +816,7 @@ def _page(status: int, title: str, content: str) -> Response:
          border-radius: 8px; box-shadow: 0 1px 4px rgba(0,0,0,.15); }}
   dt {{ color: #555; font-size: .85rem; }} dd {{ margin: 0 0 .6rem; font-weight: 600; }}
   .amount {{ font-size: 1.6rem; }}
-  button {{ padding: .6rem 1.2rem; border-radius: 20px; border: 1px solid #888;
+  button {{ font: inherit; padding: .6rem 1.2rem; border-radius: 20px; border: 1px solid #888;
            background: #fff; cursor: pointer; font-size: 1rem; }}
   button.primary {{ background: #ffc439; border-color: #ffc439; font-weight: 600; }}
 </style></head>
