@@ -32,23 +32,41 @@ import threading
 import time
 import uuid
 import xml.sax
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from xml.sax.saxutils import escape
 
 import pyxb
 import pyxb.binding.content
 from authorizenet import apicontractsv1
-from pyxb.utils.domutils import BindingDOMSupport
 
-from simulators.authorize_net.accept_js import ACCEPT_MESSAGES, DEMO_PAGE, accept_js, card_errors
+from simulators.authorize_net.accept_js import DEMO_PAGE, accept_js, card_errors
+from simulators.authorize_net.answers import (
+    ALREADY_CAPTURED,
+    ALREADY_VOIDED,
+    APPROVED,
+    BOM,
+    DECLINED,
+    HELD,
+    INVALID_AMOUNT,
+    NOT_ELIGIBLE,
+    NOT_FOUND,
+    OVER_CAPTURE,
+    OVER_REFUND,
+    Nonce,
+    Transaction,
+    accept_failure,
+    details_answer,
+    duplicate_reply,
+    ok,
+    reply_error,
+    send,
+    transaction_reply,
+    unsettled_answer,
+)
 from simulators.base import Request, Response, Simulator
 
-NAMESPACE = "AnetApi/xml/v1/schema/AnetApiSchema.xsd"
 PATH = "/xml/v1/request.api"
-BOM = "\ufeff".encode()
 ACCEPT_DESCRIPTOR = "COMMON.ACCEPT.INAPP.PAYMENT"
 DEFAULT_DUPLICATE_WINDOW = 120
 MAX_DUPLICATE_WINDOW = 28800
@@ -59,72 +77,11 @@ REVIEW_CARDS = frozenset({"4012888818888"})
 # The sandbox declines any transaction whose billing postal code is 46282.
 DECLINED_ZIP = "46282"
 
-APPROVED = (1, 1, "This transaction has been approved.")
-DECLINED = (2, 2, "This transaction has been declined.")
-HELD = (4, 252, "Your order has been received. Thank you for your business!")
-ALREADY_VOIDED = (1, 310, "This transaction has already been voided.")
-DUPLICATE = (3, 11, "A duplicate transaction has been submitted.")
-NOT_FOUND = (3, 16, "The transaction cannot be found.")
-INVALID_AMOUNT = (3, 5, "A valid amount is required.")
-OVER_CAPTURE = (
-    3,
-    47,
-    "The amount requested for settlement cannot be greater than the original amount authorized.",
-)
-NOT_ELIGIBLE = (
-    3,
-    54,
-    "The referenced transaction does not meet the criteria for issuing a credit.",
-)
-OVER_REFUND = (
-    3,
-    55,
-    "The sum of credits against the referenced transaction would exceed original debit amount.",
-)
-ALREADY_CAPTURED = (3, 311, "This transaction has already been captured.")
-
 ZERO_DECIMAL = frozenset({"JPY", "KRW", "CLP", "VND", "ISK"})
 
 # PyXB's default limit (20) rejects valid requests with a full billing address as
 # "Nondeterminism exceeded"; the real gateway accepts them (the adapter raises it too).
 pyxb.binding.content.AutomatonConfiguration.PermittedNondeterminism = 1000
-
-
-@dataclass
-class Nonce:
-    login: str
-    card_number: str
-    expiration: str  # YYYY-MM
-    created: float  # time.monotonic()
-    used: bool = False
-
-
-@dataclass
-class Transaction:
-    trans_id: str
-    login: str
-    type: str
-    status: str
-    response: tuple[int, int, str]
-    amount: Decimal
-    currency: str
-    card_number: str
-    expiration: str
-    submitted: datetime
-    invoice_number: str = ""
-    description: str = ""
-    po_number: str = ""
-    bill_to: dict[str, str] = field(default_factory=dict)
-    auth_code: str = ""
-    ref_trans_id: str = ""
-    settle_amount: Decimal = Decimal(0)
-    refunded: Decimal = Decimal(0)
-    duplicate_key: tuple[Any, ...] = ()
-    duplicate_until: float = 0.0  # time.monotonic()
-
-    @property
-    def masked(self) -> str:
-        return "XXXX" + self.card_number[-4:]
 
 
 class AuthorizeNetSimulator(Simulator):
@@ -234,7 +191,7 @@ class AuthorizeNetSimulator(Simulator):
         try:
             document = apicontractsv1.CreateFromDocument(request.body)
         except (pyxb.PyXBException, xml.sax.SAXException) as error:
-            return _reply_error(
+            return reply_error(
                 "ErrorResponse",
                 "E00003",
                 f"An error occurred while parsing the XML request. {error}",
@@ -246,7 +203,7 @@ class AuthorizeNetSimulator(Simulator):
         merchant = document.merchantAuthentication
         login = str(merchant.name)
         if self.merchants.get(login) != merchant.transactionKey:
-            return _reply_error(
+            return reply_error(
                 response_name,
                 "E00007",
                 "User authentication failed due to invalid authentication values.",
@@ -254,14 +211,14 @@ class AuthorizeNetSimulator(Simulator):
             )
         with self._state_lock:
             if request_name == "authenticateTestRequest":
-                return _send(_ok(apicontractsv1.authenticateTestResponse(), ref_id))
+                return send(ok(apicontractsv1.authenticateTestResponse(), ref_id))
             if request_name == "createTransactionRequest":
                 return self._create_transaction(login, document, ref_id)
             if request_name == "getTransactionDetailsRequest":
                 return self._transaction_details(login, str(document.transId or ""), ref_id)
             if request_name == "getUnsettledTransactionListRequest":
                 return self._unsettled_list(login, ref_id)
-        return _reply_error(
+        return reply_error(
             response_name, "E00004", "The name of the requested API method is invalid."
         )
 
@@ -281,7 +238,7 @@ class AuthorizeNetSimulator(Simulator):
                 str(token.get("cardCode", "")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
-            answer = _accept_failure(["E_WC_14"])
+            answer = accept_failure(["E_WC_14"])
         return Response(
             200,
             json.dumps(answer).encode(),
@@ -298,9 +255,9 @@ class AuthorizeNetSimulator(Simulator):
         if not client_key:
             codes.append("E_WC_18")
         if codes:
-            return _accept_failure(codes)
+            return accept_failure(codes)
         if login not in self.merchants or self.client_keys.get(login) != client_key:
-            return _accept_failure(["E_WC_21"])
+            return accept_failure(["E_WC_21"])
         full_year = int(year) + 2000 if len(year) == 2 else int(year)
         value = base64.b64encode(secrets.token_bytes(96)).decode()
         with self._state_lock:
@@ -336,26 +293,26 @@ class AuthorizeNetSimulator(Simulator):
             return self._void(login, request, ref_id)
         if kind == "refundTransaction":
             return self._refund(login, request, ref_id)
-        return _transaction_reply(ref_id, (3, 3, "A referenced transaction type is not supported."))
+        return transaction_reply(ref_id, (3, 3, "A referenced transaction type is not supported."))
 
     def _authorize(self, login: str, request: Any, kind: str, ref_id: str | None) -> Response:
         payment = request.payment
         opaque = payment.opaqueData if payment is not None else None
         if opaque is None or str(opaque.dataDescriptor) != ACCEPT_DESCRIPTOR:
-            return _transaction_reply(ref_id, (3, 33, "Payment opaqueData cannot be left blank."))
+            return transaction_reply(ref_id, (3, 33, "Payment opaqueData cannot be left blank."))
         nonce = self.nonces.get(str(opaque.dataValue))
         expired = nonce is not None and (
             time.monotonic() - nonce.created > self.nonce_lifetime_seconds
         )
         if nonce is None or nonce.used or nonce.login != login or expired:
-            return _reply_error(
+            return reply_error(
                 "createTransactionResponse", "E00114", "Invalid OTS Token.", ref_id=ref_id
             )
         nonce.used = True
         currency = str(request.currencyCode or "USD")
         amount = _decimal(request.amount)
         if amount is None or not _valid_amount(amount, currency):
-            return _transaction_reply(ref_id, INVALID_AMOUNT)
+            return transaction_reply(ref_id, INVALID_AMOUNT)
         bill_to = _bill_to(request.billTo)
         order = request.order
         invoice = str(order.invoiceNumber or "") if order is not None else ""
@@ -366,7 +323,7 @@ class AuthorizeNetSimulator(Simulator):
         duplicate = self._duplicate_of(key)
         window, window_sent = _duplicate_window(request)
         if duplicate is not None:
-            return _duplicate_reply(ref_id, duplicate, include_original=window_sent)
+            return duplicate_reply(ref_id, duplicate, include_original=window_sent)
         if nonce.card_number in DECLINED_CARDS or bill_to.get("zip") == DECLINED_ZIP:
             outcome, status = DECLINED, "declined"
         elif nonce.card_number in REVIEW_CARDS:
@@ -393,7 +350,7 @@ class AuthorizeNetSimulator(Simulator):
             duplicate_key=key,
             duplicate_until=time.monotonic() + window,
         )
-        return _transaction_reply(ref_id, outcome, transaction)
+        return transaction_reply(ref_id, outcome, transaction)
 
     def _referenced(self, login: str, request: Any) -> Transaction | tuple[int, int, str]:
         ref_trans_id = str(request.refTransId or "")
@@ -407,27 +364,27 @@ class AuthorizeNetSimulator(Simulator):
     def _capture(self, login: str, request: Any, ref_id: str | None) -> Response:
         found = self._referenced(login, request)
         if isinstance(found, tuple):
-            return _transaction_reply(ref_id, found)
+            return transaction_reply(ref_id, found)
         if found.status in ("capturedPendingSettlement", "settledSuccessfully"):
-            return _transaction_reply(ref_id, ALREADY_CAPTURED, found, ref_trans_id=found.trans_id)
+            return transaction_reply(ref_id, ALREADY_CAPTURED, found, ref_trans_id=found.trans_id)
         if found.status != "authorizedPendingCapture":
-            return _transaction_reply(ref_id, NOT_FOUND)
+            return transaction_reply(ref_id, NOT_FOUND)
         amount = found.amount if request.amount is None else _decimal(request.amount)
         if amount is None or not _valid_amount(amount, found.currency):
-            return _transaction_reply(ref_id, INVALID_AMOUNT)
+            return transaction_reply(ref_id, INVALID_AMOUNT)
         if amount > found.amount:
-            return _transaction_reply(ref_id, OVER_CAPTURE)
+            return transaction_reply(ref_id, OVER_CAPTURE)
         # One capture per authorization: what is not captured is released.
         found.status = "capturedPendingSettlement"
         found.settle_amount = amount
-        return _transaction_reply(ref_id, APPROVED, found, ref_trans_id=found.trans_id)
+        return transaction_reply(ref_id, APPROVED, found, ref_trans_id=found.trans_id)
 
     def _void(self, login: str, request: Any, ref_id: str | None) -> Response:
         found = self._referenced(login, request)
         if isinstance(found, tuple):
-            return _transaction_reply(ref_id, found)
+            return transaction_reply(ref_id, found)
         if found.status == "voided":
-            return _transaction_reply(ref_id, ALREADY_VOIDED, found, ref_trans_id=found.trans_id)
+            return transaction_reply(ref_id, ALREADY_VOIDED, found, ref_trans_id=found.trans_id)
         voidable = (
             "authorizedPendingCapture",
             "capturedPendingSettlement",
@@ -435,20 +392,20 @@ class AuthorizeNetSimulator(Simulator):
             "FDSPendingReview",
         )
         if found.status not in voidable:
-            return _transaction_reply(ref_id, NOT_FOUND)
+            return transaction_reply(ref_id, NOT_FOUND)
         found.status = "voided"
-        return _transaction_reply(ref_id, APPROVED, found, ref_trans_id=found.trans_id)
+        return transaction_reply(ref_id, APPROVED, found, ref_trans_id=found.trans_id)
 
     def _refund(self, login: str, request: Any, ref_id: str | None) -> Response:
         found = self._referenced(login, request)
         if isinstance(found, tuple):
-            return _transaction_reply(ref_id, found)
+            return transaction_reply(ref_id, found)
         card = request.payment.creditCard if request.payment is not None else None
         if card is None or not card.cardNumber:
-            return _transaction_reply(ref_id, (3, 33, "cardNumber cannot be left blank."))
+            return transaction_reply(ref_id, (3, 33, "cardNumber cannot be left blank."))
         amount = _decimal(request.amount)
         if amount is None or not _valid_amount(amount, found.currency):
-            return _transaction_reply(ref_id, INVALID_AMOUNT)
+            return transaction_reply(ref_id, INVALID_AMOUNT)
         settled = ("settledSuccessfully",) + (
             () if self.refunds_need_settlement else ("capturedPendingSettlement",)
         )
@@ -457,15 +414,15 @@ class AuthorizeNetSimulator(Simulator):
             or found.status not in settled
             or not found.card_number.endswith(str(card.cardNumber)[-4:])
         ):
-            return _transaction_reply(ref_id, NOT_ELIGIBLE)
+            return transaction_reply(ref_id, NOT_ELIGIBLE)
         po_number = str(request.poNumber or "")
         key = (login, found.card_number, "refundTransaction", amount, found.trans_id, po_number)
         duplicate = self._duplicate_of(key)
         window, window_sent = _duplicate_window(request)
         if duplicate is not None:
-            return _duplicate_reply(ref_id, duplicate, include_original=window_sent)
+            return duplicate_reply(ref_id, duplicate, include_original=window_sent)
         if found.refunded + amount > found.settle_amount:
-            return _transaction_reply(ref_id, OVER_REFUND)
+            return transaction_reply(ref_id, OVER_REFUND)
         found.refunded += amount
         refund = self._new_transaction(
             login=login,
@@ -483,7 +440,7 @@ class AuthorizeNetSimulator(Simulator):
             duplicate_key=key,
             duplicate_until=time.monotonic() + window,
         )
-        return _transaction_reply(ref_id, APPROVED, refund, ref_trans_id=found.trans_id)
+        return transaction_reply(ref_id, APPROVED, refund, ref_trans_id=found.trans_id)
 
     def _duplicate_of(self, key: tuple[Any, ...]) -> Transaction | None:
         now = time.monotonic()
@@ -504,177 +461,20 @@ class AuthorizeNetSimulator(Simulator):
     def _transaction_details(self, login: str, trans_id: str, ref_id: str | None) -> Response:
         transaction = self.transactions.get(trans_id)
         if transaction is None or transaction.login != login:
-            return _reply_error(
+            return reply_error(
                 "getTransactionDetailsResponse",
                 "E00040",
                 "The record cannot be found.",
                 ref_id=ref_id,
             )
-        details = apicontractsv1.transactionDetailsType()
-        details.transId = transaction.trans_id
-        if transaction.ref_trans_id:
-            details.refTransId = transaction.ref_trans_id
-        details.submitTimeUTC = transaction.submitted.replace(tzinfo=None)
-        details.submitTimeLocal = transaction.submitted.replace(tzinfo=None)
-        details.transactionType = transaction.type
-        details.transactionStatus = transaction.status
-        details.responseCode, details.responseReasonCode, details.responseReasonDescription = (
-            transaction.response
-        )
-        if transaction.auth_code:
-            details.authCode = transaction.auth_code
-        details.AVSResponse = "Y"
-        if transaction.invoice_number or transaction.description:
-            order = apicontractsv1.orderExType()
-            if transaction.invoice_number:
-                order.invoiceNumber = transaction.invoice_number
-            if transaction.description:
-                order.description = transaction.description
-            details.order = order
-        details.authAmount = transaction.amount
-        details.settleAmount = transaction.settle_amount
-        details.taxExempt = False
-        card = apicontractsv1.creditCardMaskedType()
-        card.cardNumber = transaction.masked
-        card.expirationDate = "XXXX"
-        card.cardType = "Visa"
-        details.payment = apicontractsv1.paymentMaskedType()
-        details.payment.creditCard = card
-        if transaction.bill_to:
-            details.billTo = apicontractsv1.customerAddressType(**transaction.bill_to)
-        details.recurringBilling = False
-        response = _ok(apicontractsv1.getTransactionDetailsResponse(), ref_id)
-        response.transaction = details
-        return _send(response)
+        return details_answer(transaction, ref_id)
 
     def _unsettled_list(self, login: str, ref_id: str | None) -> Response:
+        settled = ("settledSuccessfully", "refundSettledSuccessfully")
         unsettled = [
-            t
-            for t in self.transactions.values()
-            if t.login == login
-            and t.status not in ("settledSuccessfully", "refundSettledSuccessfully")
+            t for t in self.transactions.values() if t.login == login and t.status not in settled
         ]
-        response = apicontractsv1.getUnsettledTransactionListResponse()
-        if not unsettled:
-            response.refId = ref_id
-            response.messages = _messages("Ok", "I00004", "No records found.")
-            return _send(response)
-        response = _ok(response, ref_id)
-        summaries = apicontractsv1.ArrayOfTransactionSummaryType()
-        for transaction in sorted(unsettled, key=lambda t: t.submitted, reverse=True):
-            summary = apicontractsv1.transactionSummaryType()
-            summary.transId = transaction.trans_id
-            summary.submitTimeUTC = transaction.submitted.replace(tzinfo=None)
-            summary.submitTimeLocal = transaction.submitted.replace(tzinfo=None)
-            summary.transactionStatus = transaction.status
-            if transaction.invoice_number:
-                summary.invoiceNumber = transaction.invoice_number
-            summary.accountType = "Visa"
-            summary.accountNumber = transaction.masked
-            summary.settleAmount = transaction.settle_amount or transaction.amount
-            summary.marketType = "eCommerce"
-            summary.product = "Card Not Present"
-            summaries.transaction.append(summary)
-        response.transactions = summaries
-        response.totalNumInResultSet = len(unsettled)
-        return _send(response)
-
-
-# --- answers --------------------------------------------------------------------------------------
-
-
-def _send(binding: Any) -> Response:
-    dom = binding.toDOM(bds=BindingDOMSupport(default_namespace=apicontractsv1.Namespace))
-    return Response(200, BOM + dom.toxml("utf-8"), "application/xml; charset=utf-8")
-
-
-def _messages(result_code: str, code: str, text: str) -> Any:
-    messages = apicontractsv1.messagesType()
-    messages.resultCode = result_code
-    messages.message.append(pyxb.BIND(code=code, text=text))
-    return messages
-
-
-def _ok(response: Any, ref_id: str | None) -> Any:
-    if ref_id:
-        response.refId = ref_id
-    response.messages = _messages("Ok", "I00001", "Successful.")
-    return response
-
-
-def _reply_error(root: str, code: str, text: str, *, ref_id: str | None = None) -> Response:
-    """An error answer with messages only, written by hand: like the real gateway's, it may lack
-    elements the schema requires (createTransactionResponse without transactionResponse), which
-    the SDK then reads through its lxml fallback."""
-    ref = f"<refId>{escape(ref_id)}</refId>" if ref_id else ""
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        f'<{root} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        f'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns="{NAMESPACE}">'
-        f"{ref}<messages><resultCode>Error</resultCode>"
-        f"<message><code>{code}</code><text>{escape(text)}</text></message></messages>"
-        f"</{root}>"
-    )
-    return Response(200, BOM + body.encode(), "application/xml; charset=utf-8")
-
-
-def _transaction_reply(
-    ref_id: str | None,
-    outcome: tuple[int, int, str],
-    transaction: Transaction | None = None,
-    *,
-    ref_trans_id: str = "",
-) -> Response:
-    response_code, reason, text = outcome
-    result = apicontractsv1.transactionResponse()
-    result.responseCode = str(response_code)
-    result.authCode = transaction.auth_code if transaction and response_code == 1 else ""
-    result.avsResultCode = "Y" if transaction else "P"
-    result.cvvResultCode = "M" if transaction and response_code != 3 else ""
-    result.transId = transaction.trans_id if transaction else "0"
-    result.refTransID = ref_trans_id
-    result.transHash = ""
-    result.testRequest = "0"
-    result.accountNumber = transaction.masked if transaction else ""
-    result.accountType = "Visa" if transaction else ""
-    if response_code in (1, 4):
-        result.messages = pyxb.BIND(pyxb.BIND(code=str(reason), description=text))
-    else:
-        result.errors = pyxb.BIND(pyxb.BIND(errorCode=str(reason), errorText=text))
-    response = apicontractsv1.createTransactionResponse()
-    if ref_id:
-        response.refId = ref_id
-    if response_code in (1, 4):
-        response.messages = _messages("Ok", "I00001", "Successful.")
-    else:
-        response.messages = _messages("Error", "E00027", "The transaction was unsuccessful.")
-    response.transactionResponse = result
-    return _send(response)
-
-
-def _duplicate_reply(
-    ref_id: str | None, original: Transaction, *, include_original: bool
-) -> Response:
-    """Reason 11; with the original's transId and authCode only when the request set the window."""
-    if not include_original:
-        return _transaction_reply(ref_id, DUPLICATE)
-    response = _transaction_reply(ref_id, DUPLICATE, original)
-    if original.response[0] == 1:
-        # _transaction_reply leaves authCode empty on an error; the real gateway repeats it here.
-        body = response.body.replace(
-            b"<authCode></authCode>", f"<authCode>{original.auth_code}</authCode>".encode()
-        ).replace(b"<authCode/>", f"<authCode>{original.auth_code}</authCode>".encode())
-        return Response(response.status, body, response.content_type)
-    return response
-
-
-def _accept_failure(codes: list[str]) -> dict[str, Any]:
-    return {
-        "messages": {
-            "resultCode": "Error",
-            "message": [{"code": code, "text": ACCEPT_MESSAGES[code]} for code in codes],
-        }
-    }
+        return unsettled_answer(unsettled, ref_id)
 
 
 def _valid_amount(amount: Decimal, currency: str) -> bool:

@@ -12,20 +12,16 @@ getTransactionDetails cannot search by refId, and no other call can, so this is 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from authorizenet import apicontractsv1, apicontrollers, constants
 
-from integrations.adapters.authorize_net import api
+from integrations.adapters.authorize_net import api, results, webhooks
 from integrations.adapters.base import (
     AdapterBase,
     CheckoutUrls,
     ConnectionCheck,
-    InvalidWebhook,
     Operation,
     PaymentRequest,
     PaymentStep,
@@ -37,35 +33,6 @@ from integrations.adapters.base import (
     unreachable,
 )
 from integrations.types import PaymentAction
-
-# getTransactionDetails' transactionStatus → what it means for the payment.
-SUCCEEDED_STATUSES = frozenset(
-    {
-        "authorizedPendingCapture",
-        "capturedPendingSettlement",
-        "settledSuccessfully",
-        "refundPendingSettlement",
-        "refundSettledSuccessfully",
-    }
-)
-PENDING_STATUSES = frozenset(
-    {"FDSPendingReview", "FDSAuthorizedPendingReview", "underReview", "pendingSettlement"}
-)
-WEBHOOK_STATES = {
-    "net.authorize.payment.fraud.declined": ResultState.FAILED,
-    "net.authorize.payment.fraud.held": ResultState.PENDING,
-    "net.authorize.payment.fraud.approved": ResultState.SUCCEEDED,
-}
-TRANSACTION_EVENTS = frozenset(
-    {
-        "net.authorize.payment.authorization.created",
-        "net.authorize.payment.authcapture.created",
-        "net.authorize.payment.capture.created",
-        "net.authorize.payment.refund.created",
-        "net.authorize.payment.priorAuthCapture.created",
-    }
-)
-RESPONSE_STATES = {"1": ResultState.SUCCEEDED, "4": ResultState.PENDING}
 
 
 class AuthorizeNetAdapter(AdapterBase):
@@ -215,11 +182,13 @@ class AuthorizeNetAdapter(AdapterBase):
                 found = self._find_payment(request)
                 if found is not None:
                     return found
-                return _failed(
+                return results.failed(
                     "The card details expired or were already used; please enter them again.",
                     {"code": code},
                 )
-            return _failed(f"Authorize.Net refused the payment: {text} ({code}).", {"code": code})
+            return results.failed(
+                f"Authorize.Net refused the payment: {text} ({code}).", {"code": code}
+            )
         return self._result(response)
 
     def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
@@ -248,7 +217,7 @@ class AuthorizeNetAdapter(AdapterBase):
                 continue
             if Decimal(api.text(details, "authAmount") or "0") != amount:
                 continue
-            return self._result_from_details(details)
+            return results.result_from_details(details)
         return None
 
     # --- staff operations -----------------------------------------------------------------------
@@ -261,12 +230,12 @@ class AuthorizeNetAdapter(AdapterBase):
         transaction.amount = api.amount_for(amount, currency)
         transaction.refTransId = reference
         response = self._transaction(transaction, idempotency_key)
-        if _error_code(response) == "311":
+        if results.error_code(response) == "311":
             # Captured already: a replay of this capture succeeded if the amounts agree.
             details = self._details(reference)
             settled = Decimal(api.text(details, "settleAmount") or "0")
             if details is not None and settled == api.amount_for(amount, currency):
-                return self._result_from_details(details)
+                return results.result_from_details(details)
         return self._result(response)
 
     def cancel(
@@ -283,7 +252,9 @@ class AuthorizeNetAdapter(AdapterBase):
         # A refund names the card by its last 4 digits; the original transaction knows them.
         original = self._details(reference)
         if original is None:
-            return _failed("Authorize.Net has no transaction to refund with that reference.", {})
+            return results.failed(
+                "Authorize.Net has no transaction to refund with that reference.", {}
+            )
         payment = getattr(original, "payment", None)
         masked = api.text(getattr(payment, "creditCard", None), "cardNumber")
         card = apicontractsv1.creditCardType()
@@ -310,14 +281,16 @@ class AuthorizeNetAdapter(AdapterBase):
         """A createTransaction answer as a ProviderResult; a duplicate reads the original back."""
         if not hasattr(response, "transactionResponse"):
             code, text = api.first_message(response)
-            return _failed(f"Authorize.Net refused the request: {text} ({code}).", {"code": code})
+            return results.failed(
+                f"Authorize.Net refused the request: {text} ({code}).", {"code": code}
+            )
         result = response.transactionResponse
-        raw = _raw(result)
+        raw = results.raw_of(result)
         response_code = api.text(result, "responseCode")
         trans_id = api.text(result, "transId")
-        if response_code in RESPONSE_STATES:
-            state = RESPONSE_STATES[response_code]
-            message = _message_text(result) or "Approved."
+        if response_code in results.RESPONSE_STATES:
+            state = results.RESPONSE_STATES[response_code]
+            message = results.message_text(result) or "Approved."
             return ProviderResult(
                 ok=True,  # approved, or held for review (PENDING): neither is a failure
                 state=state,
@@ -327,129 +300,17 @@ class AuthorizeNetAdapter(AdapterBase):
             )
         if response_code not in ("2", "3"):
             raise ProviderError(f"Authorize.Net answered responseCode {response_code!r}.")
-        if _error_code(response) == "11" and trans_id not in ("", "0"):
+        if results.error_code(response) == "11" and trans_id not in ("", "0"):
             details = self._details(trans_id)
             if details is not None:
-                return self._result_from_details(details)
-        return _failed(_error_text(result) or "Authorize.Net declined the transaction.", raw)
-
-    @staticmethod
-    def _result_from_details(details: Any) -> ProviderResult:
-        status = api.text(details, "transactionStatus")
-        raw = {
-            "transId": api.text(details, "transId"),
-            "transactionStatus": status,
-            "transactionType": api.text(details, "transactionType"),
-            "authAmount": api.text(details, "authAmount"),
-            "settleAmount": api.text(details, "settleAmount"),
-            "responseReasonCode": api.text(details, "responseReasonCode"),
-        }
-        reason = api.text(details, "responseReasonDescription")
-        if status in SUCCEEDED_STATUSES:
-            state = ResultState.SUCCEEDED
-        elif status in PENDING_STATUSES:
-            state = ResultState.PENDING
-        else:
-            state = ResultState.FAILED
-        return ProviderResult(
-            ok=state is not ResultState.FAILED,
-            state=state,
-            reference=raw["transId"],
-            message=reason or status,
-            raw=raw,
+                return results.result_from_details(details)
+        return results.failed(
+            results.error_text(result) or "Authorize.Net declined the transaction.", raw
         )
 
     # --- webhooks -------------------------------------------------------------------------------
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
-        signature_key = self.config.secrets.get("signature_key", "")
-        if not signature_key:
-            raise InvalidWebhook("No Authorize.Net signature key is stored for this integration.")
-        header = next(
-            (value for name, value in headers.items() if name.lower() == "x-anet-signature"), ""
+        return webhooks.parse_webhook(
+            body, headers, signature_key=self.config.secrets.get("signature_key", "")
         )
-        scheme, _, given = header.strip().partition("=")
-        if scheme.lower() != "sha512" or not given:
-            raise InvalidWebhook("The X-ANET-Signature header is missing or malformed.")
-        # The key is used as text, not hex-decoded, exactly as Authorize.Net signs.
-        expected = hmac.new(signature_key.encode(), body, hashlib.sha512).hexdigest()
-        if not hmac.compare_digest(expected.lower(), given.strip().lower()):
-            raise InvalidWebhook("The X-ANET-Signature does not match the body.")
-        try:
-            notification = json.loads(body)
-            event_id = str(notification["notificationId"])
-            event_type = str(notification["eventType"])
-            payload = notification.get("payload") or {}
-        except (ValueError, KeyError, TypeError) as error:
-            raise InvalidWebhook("The notification body cannot be read.") from error
-        if not isinstance(payload, dict):
-            raise InvalidWebhook("The notification payload cannot be read.")
-        state: ResultState | None = WEBHOOK_STATES.get(event_type)
-        if event_type in TRANSACTION_EVENTS:
-            state = RESPONSE_STATES.get(str(payload.get("responseCode")), ResultState.FAILED)
-        reference = str(payload.get("id", "")) if payload.get("entityName") == "transaction" else ""
-        return WebhookEvent(
-            id=event_id,
-            type=event_type,
-            reference=reference,
-            state=state,
-            message=_webhook_message(event_type),
-            raw=notification,
-        )
-
-
-def _failed(message: str, raw: dict[str, Any]) -> ProviderResult:
-    return ProviderResult(ok=False, state=ResultState.FAILED, message=message, raw=raw)
-
-
-def _error_code(response: Any) -> str:
-    result = getattr(response, "transactionResponse", None)
-    errors = getattr(result, "errors", None)
-    if errors is None:
-        return ""
-    return str(errors.error[0].errorCode)
-
-
-def _error_text(result: Any) -> str:
-    errors = getattr(result, "errors", None)
-    return "" if errors is None else str(errors.error[0].errorText)
-
-
-def _message_text(result: Any) -> str:
-    messages = getattr(result, "messages", None)
-    return "" if messages is None else str(messages.message[0].description)
-
-
-def _raw(result: Any) -> dict[str, Any]:
-    """What the ledger keeps: ids, codes, the masked account number; never card data."""
-    names = (
-        "responseCode",
-        "authCode",
-        "avsResultCode",
-        "cvvResultCode",
-        "transId",
-        "refTransID",
-        "accountNumber",
-        "accountType",
-    )
-    raw: dict[str, Any] = {name: api.text(result, name) for name in names}
-    if getattr(result, "errors", None) is not None:
-        raw["errorCode"] = str(result.errors.error[0].errorCode)
-        raw["errorText"] = _error_text(result)
-    elif getattr(result, "messages", None) is not None:
-        raw["messageCode"] = str(result.messages.message[0].code)
-    return raw
-
-
-def _webhook_message(event_type: str) -> str:
-    return {
-        "net.authorize.payment.authorization.created": "Authorize.Net authorized the payment.",
-        "net.authorize.payment.authcapture.created": "Authorize.Net charged the payment.",
-        "net.authorize.payment.capture.created": "Authorize.Net captured the payment.",
-        "net.authorize.payment.priorAuthCapture.created": "Authorize.Net captured the payment.",
-        "net.authorize.payment.void.created": "The payment was voided at Authorize.Net.",
-        "net.authorize.payment.refund.created": "Authorize.Net refunded the payment.",
-        "net.authorize.payment.fraud.declined": "Authorize.Net's fraud filters declined it.",
-        "net.authorize.payment.fraud.held": "Authorize.Net's fraud filters held it for review.",
-        "net.authorize.payment.fraud.approved": "The held payment was approved.",
-    }.get(event_type, event_type)
