@@ -404,7 +404,8 @@ def _result(response: dict[str, str], *, tender: str, raw: dict[str, str]) -> Pr
 
 
 def _pending(message: str, raw: dict[str, str] | None = None) -> ProviderResult:
-    return ProviderResult(ok=False, state=ResultState.PENDING, message=message, raw=raw or {})
+    # ok=True: nothing failed (the ledger reads ok=False as a failure); the buyer may go on.
+    return ProviderResult(ok=True, state=ResultState.PENDING, message=message, raw=raw or {})
 
 
 def _safe(response: dict[str, str]) -> dict[str, str]:

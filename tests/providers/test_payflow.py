@@ -43,19 +43,26 @@ VISA = "4111111111111111"
 
 
 class _FormReader(HTMLParser):
-    """The auto-submitting form Payflow Link answers the browser with."""
+    """The forms of a page, each as (action, hidden fields); `action`/`fields`: the first."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
+        self.forms: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def action(self) -> str:
+        return self.forms[0][0]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return self.forms[0][1]
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
         if tag == "form":
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("type") == "hidden":
-            self.fields[values["name"]] = values.get("value", "")
+            self.forms.append((values.get("action", ""), {}))
+        elif tag == "input" and values.get("type") == "hidden" and self.forms:
+            self.forms[-1][1][values["name"]] = values.get("value", "")
 
 
 def _adapter(
@@ -240,6 +247,7 @@ def test_complete_before_the_buyer_posts_is_pending(payflow_simulator: PayflowSi
     step = adapter.begin(request, URLS)
     result = adapter.complete(request, reference=step.reference, params={})
     assert result.state == ResultState.PENDING
+    assert result.ok  # the ledger reads ok=False as a failure
 
 
 def test_complete_reads_the_outcome_from_payflow_not_the_browser(
@@ -667,3 +675,95 @@ def test_the_demo_runner_can_save_and_restore_the_state(
         assert restored.accounts == payflow_simulator.accounts
     finally:
         restored.server_close()
+
+
+# --- through the storefront: the checkout pages, the ledger, staff capture ----------------------
+
+
+def test_a_card_checkout_through_the_storefront_settles_and_captures(
+    payflow_simulator: PayflowSimulator,
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from payments import services
+    from payments.models import PaymentTransaction, State
+    from tests.factories import CustomerUserFactory, UserFactory
+    from tests.payments.support import make_order, offered_method
+
+    buyer = CustomerUserFactory()
+    order = make_order(customer_user=buyer, total="120.00")
+    method = offered_method(
+        IntegrationType.PAYFLOW_GATEWAY,
+        api_base_url=payflow_simulator.url,
+        credit_card_payment_action="authorize",
+    )
+    client = Client()
+    client.force_login(buyer.user)
+    started = client.post(
+        reverse("payments:checkout", args=[order.number]),
+        {"method": method.pk, "idempotency_key": uuid.uuid4().hex},
+    )
+    page = client.get(started["Location"])
+    assert page.status_code == 200
+    reader = _FormReader()
+    reader.feed(page.content.decode())
+    action, hidden = next(form for form in reader.forms if "payflowlink" in form[0])
+    assert action == f"{payflow_simulator.url}/payflowlink"
+    payflowlink = requests.post(
+        action, data={**hidden, "ACCT": VISA, "EXPDATE": "1230", "CVV2": "123"}, timeout=5
+    )
+    back = _FormReader()
+    back.feed(payflowlink.text)
+    returned = Client().post(urlsplit(back.action).path, back.fields)  # cross-site, no cookie
+    assert returned.status_code == 302
+
+    row = PaymentTransaction.objects.get(order=order)
+    assert (row.state, row.provider_reference) == (State.SUCCEEDED, back.fields["PNREF"])
+    staff = UserFactory(groups=["Administrators"])
+    capture = services.payment_capture(
+        transaction=row, amount="70.00", actor=staff, idempotency_key=uuid.uuid4().hex
+    )
+    assert capture.state == State.SUCCEEDED
+    assert payflow_simulator.transactions[row.provider_reference].captured == 7000
+
+
+def test_an_express_checkout_through_the_storefront_settles(
+    payflow_simulator: PayflowSimulator,
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from payments.models import PaymentTransaction, State
+    from tests.factories import CustomerUserFactory, create_rule_with_methods
+    from tests.payments.support import make_order
+
+    buyer = CustomerUserFactory()
+    order = make_order(customer_user=buyer, total="80.00")
+    integration = create_integration(
+        IntegrationType.PAYFLOW_GATEWAY, name="Payflow", api_base_url=payflow_simulator.url
+    )
+    express = integration.methods.get(kind="express_checkout")
+    create_rule_with_methods("Payflow rule", [express])
+    client = Client()
+    client.force_login(buyer.user)
+    started = client.post(
+        reverse("payments:checkout", args=[order.number]),
+        {"method": express.pk, "idempotency_key": uuid.uuid4().hex},
+    )
+    to_paypal = client.get(started["Location"])
+    assert to_paypal.status_code == 302
+    step = PaymentStep(
+        kind=StepKind.REDIRECT,
+        reference=PaymentTransaction.objects.get(order=order).provider_reference,
+        url=to_paypal["Location"],
+    )
+    location, _ = _buyer_on_paypal(step, "continue")
+    back = urlsplit(location)
+    returned = client.get(f"{back.path}?{back.query}")
+    assert returned.status_code == 302
+    row = PaymentTransaction.objects.get(order=order)
+    assert row.state == State.SUCCEEDED
+    assert row.provider_reference.startswith("P:")
+    sale = payflow_simulator.transactions[row.provider_reference.removeprefix("P:")]
+    assert (sale.trxtype, sale.amount, sale.invnum) == ("S", 8000, order.number)
