@@ -620,6 +620,57 @@ def test_a_webhook_settles_a_payment_whose_answer_was_lost(
     assert Client().post(url, tampered, content_type="application/json", **meta).status_code == 400
 
 
+@pytest.mark.django_db
+def test_staff_capture_twice_refund_twice_and_cancel_through_our_services(
+    paypal_simulator: PayPalSimulator,
+) -> None:
+    from django.urls import reverse
+
+    from payments.models import PaymentTransaction, State
+    from payments.services import payment_cancel, payment_capture, payment_refund
+    from tests.payments.support import staff
+
+    def checkout(order: Any, method: Any, client: Any) -> PaymentTransaction:
+        submitted = client.post(
+            reverse("payments:checkout", args=[order.number]),
+            {"method": method.pk, "idempotency_key": f"key-{order.number}"},
+        )
+        approval_url = client.get(submitted["Location"])["Location"]
+        back = _browser(PaymentStep(kind=StepKind.REDIRECT, url=approval_url))
+        client.get(back.removeprefix("http://testserver"))
+        row = PaymentTransaction.objects.get(order=order)
+        assert row.state == State.SUCCEEDED
+        return row
+
+    actor = staff("Administrators")
+    order, method, client = _paypal_checkout(paypal_simulator, payment_action="authorize")
+    authorization = checkout(order, method, client)
+    first = payment_capture(
+        transaction=authorization, amount="30.00", actor=actor, idempotency_key="cap-1"
+    )
+    second = payment_capture(
+        transaction=authorization, amount="50.00", actor=actor, idempotency_key="cap-2"
+    )
+    assert first.state == second.state == State.SUCCEEDED
+    authorization.refresh_from_db()
+    assert not authorization.is_open  # 80.00 of 80.00 captured
+    refunds = [
+        payment_refund(
+            transaction=first, amount=amount, note="damaged", actor=actor, idempotency_key=key
+        )
+        for amount, key in (("10.00", "ref-1"), ("5.00", "ref-2"))
+    ]
+    assert [r.state for r in refunds] == [State.SUCCEEDED, State.SUCCEEDED]
+    assert paypal_simulator.resources[first.provider_reference]["state"] == "partially_refunded"
+    assert len(_resources(paypal_simulator, "refund")) == 2
+
+    other, method, client = _paypal_checkout(paypal_simulator, payment_action="authorize")
+    held = checkout(other, method, client)
+    void = payment_cancel(transaction=held, note="out of stock", actor=actor, idempotency_key="v-1")
+    assert void.state == State.SUCCEEDED
+    assert paypal_simulator.resources[held.provider_reference]["state"] == "voided"
+
+
 # --- webhooks PayPal sends by itself ----------------------------------------------------------
 
 
