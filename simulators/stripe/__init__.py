@@ -1,7 +1,8 @@
 """Stripe's REST API (https://api.stripe.com) and Stripe.js, as our adapter and page use them.
 
 Supported: `GET /v1/balance`; PaymentIntents (`POST /v1/payment_intents`, `GET …/<id>`,
-`POST …/<id>/confirm|capture|cancel`); `POST /v1/refunds`; and `GET /v3/`, a stand-in Stripe.js
+`POST …/<id>/confirm|capture|cancel`); `POST /v1/refunds`; `POST /v1/webhook_endpoints` (events
+are sent to them, see `webhooks`); and `GET /v3/`, a stand-in Stripe.js
 (`stripe_js`). Stripe's rules for PaymentIntents are in `payments`, its test cards in `cards`,
 its wire format in `wire`. Authentication as Stripe does it: the secret key as a Bearer token
 (what the stripe SDK sends) or as the Basic user name (what `curl -u sk_test_…:` sends); a
@@ -19,10 +20,9 @@ expired; `pm_card_visa` and `pm_card_chargeDeclined…` work as server-side paym
 from __future__ import annotations
 
 import copy
-import json
 import re
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,14 +30,13 @@ from urllib.parse import parse_qsl
 from simulators.base import Request, Response, Simulator
 from simulators.stripe.payments import PaymentIntents
 from simulators.stripe.stripe_js import STRIPE_JS
+from simulators.stripe.webhooks import CONFIRMED_EVENTS, WebhookEndpoints
 from simulators.stripe.wire import (
-    API_VERSION,
     StripeApiError,
     api_key_of,
     error_response,
     json_response,
     masked,
-    new_id,
     parse_params,
     signature_header,
 )
@@ -58,12 +57,13 @@ class _Saved:
     response: Response
 
 
-class StripeSimulator(PaymentIntents, Simulator):
+class StripeSimulator(PaymentIntents, WebhookEndpoints, Simulator):
     internal_error = error_response(500, "api_error", "An unknown error occurred.")
 
     def __init__(self) -> None:
         Simulator.__init__(self)
         PaymentIntents.__init__(self)
+        WebhookEndpoints.__init__(self)
         self.secret_keys: set[str] = set()
         # Keys Stripe.js may use (confirming a PaymentIntent with its client secret).
         self.publishable_keys: set[str] = set()
@@ -80,7 +80,10 @@ class StripeSimulator(PaymentIntents, Simulator):
             self.charges.clear()
             self.refunds.clear()
             self.payment_methods.clear()
+            self.webhook_endpoints.clear()
+            self.deliveries.clear()
             self._idempotent.clear()
+        self.webhook_delay_seconds = 1.0
 
     def provider_state(self) -> dict[str, Any]:
         # A copy taken under the lock (the demo runner pickles it while requests go on), and
@@ -199,59 +202,44 @@ class StripeSimulator(PaymentIntents, Simulator):
             intent = self._intent(intent_id, params, publishable=publishable)
             if method == "GET":
                 return 200, self._view(intent, publishable=publishable)
-            return self._confirm(intent, params, publishable=publishable)
+            return self._notifying(
+                intent_id, lambda: self._confirm(intent, params, publishable=publishable)
+            )
         if publishable:
             raise StripeApiError(401, "invalid_request_error", _PUBLISHABLE_KEY_REFUSED)
         if (method, path) == ("POST", "/v1/payment_intents"):
-            return self._create(params, livemode=livemode)
+            return self._notifying(None, lambda: self._create(params, livemode=livemode))
         if intent_id and (method, action) == ("POST", "capture"):
-            return 200, self._capture(self._intent(intent_id, params), params)
+            captured = self._capture(self._intent(intent_id, params), params)
+            self._notify("payment_intent.succeeded", intent_id)
+            return 200, captured
         if intent_id and (method, action) == ("POST", "cancel"):
-            return 200, self._cancel(self._intent(intent_id, params), params)
+            canceled = self._cancel(self._intent(intent_id, params), params)
+            self._notify("payment_intent.canceled", intent_id)
+            return 200, canceled
         if (method, path) == ("POST", "/v1/refunds"):
-            return 200, self._refund(params)
+            refund = self._refund(params)
+            self._notify("charge.refunded", refund["payment_intent"])
+            return 200, refund
+        if (method, path) == ("POST", "/v1/webhook_endpoints"):
+            return 200, self._create_webhook_endpoint(params)
         return None
 
-    # --- Webhooks -------------------------------------------------------------------------------
-
-    def signed_webhook(
-        self,
-        event_type: str,
-        payment_intent_id: str,
-        secret: str,
-        *,
-        timestamp: int | None = None,
-    ) -> tuple[bytes, dict[str, str]]:
-        """The event Stripe would send now about the PaymentIntent, signed with `secret`.
-
-        `charge.*` events carry the PaymentIntent's latest charge; `payment_intent.*` events the
-        PaymentIntent itself. Answers the raw body and the headers of Stripe's POST.
-        """
-        with self._state_lock:
-            intent = self.payment_intents[payment_intent_id]
-            if event_type.startswith("charge."):
-                obj = dict(self.charges[intent["latest_charge"]])
-            else:
-                obj = dict(intent)
-        signed_at = int(time.time()) if timestamp is None else timestamp
-        event = {
-            "id": new_id("evt"),
-            "object": "event",
-            "api_version": API_VERSION,
-            "created": signed_at,
-            "data": {"object": obj},
-            "livemode": obj["livemode"],
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": event_type,
-        }
-        body = json.dumps(event, indent=2).encode()
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            "Stripe-Signature": signature_header(body, secret, signed_at),
-        }
-        return body, headers
+    def _notifying(
+        self, intent_id: str | None, confirm: Callable[[], tuple[int, dict[str, Any]]]
+    ) -> tuple[int, dict[str, Any]]:
+        """Run a call that may confirm a PaymentIntent and tell the endpoints how it went."""
+        try:
+            status, answer = confirm()
+        except StripeApiError as error:
+            failed = error.error.get("payment_intent") or {}
+            if error.status == 402 and (intent_id or failed.get("id")):
+                self._notify("payment_intent.payment_failed", intent_id or failed["id"])
+            raise
+        event_type = CONFIRMED_EVENTS.get(answer.get("status", ""))
+        if event_type:
+            self._notify(event_type, answer["id"])
+        return status, answer
 
     def _balance(self, *, livemode: bool) -> dict[str, Any]:
         funds = [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
