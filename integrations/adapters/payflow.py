@@ -373,7 +373,7 @@ def _transaction_type(request: PaymentRequest) -> str:
 
 def _amount(amount: Decimal, currency: str) -> str:
     """AMT in the currency's own decimals: 10.50 USD, 1500 JPY (never more decimals)."""
-    return str(from_minor_units(to_minor_units(amount, currency), currency))
+    return format(from_minor_units(to_minor_units(amount, currency), currency), "f")
 
 
 def _split(reference: str) -> tuple[str, str]:

@@ -9,6 +9,12 @@ secure tokens (`CREATESECURETOKEN=Y`: single use, 30 minutes, RESULT 160/161/162
 form posted to `POST /payflowlink`, transactions A/S/D/V/C/I with the pilot server's amount
 triggers, and Express Checkout over Payflow (`TENDER=P`, `ACTION=S/G/D`) with the buyer's
 approval page at `GET /cgi-bin/webscr`.
+
+For tests and the demo: `accounts` (the logins it accepts), `post_card()` (the buyer's card form
+reaching Payflow Link, without a browser), `approve_express()` (the buyer pressing Continue on
+PayPal), `silent_posts` (what went, or would go, to SILENTPOSTURL; `send_silent_posts` sends them
+over HTTP), `transactions` by PNREF, and `secure_token_lifetime_seconds` /
+`express_token_lifetime_seconds` to make tokens expire.
 """
 
 from __future__ import annotations
