@@ -95,6 +95,8 @@ class AuthorizeNetSimulator(Simulator):
         self.transactions: dict[str, Transaction] = {}
         self.nonce_lifetime_seconds = 15 * 60.0
         self.refunds_need_settlement = False
+        # The Transaction Details API is a per-merchant setting of the real gateway.
+        self.reporting_enabled = True
         self._next_trans_id = 60000000001
         self._state_lock = threading.RLock()
 
@@ -107,6 +109,7 @@ class AuthorizeNetSimulator(Simulator):
             self.transactions.clear()
             self.nonce_lifetime_seconds = 15 * 60.0
             self.refunds_need_settlement = False
+            self.reporting_enabled = True
 
     # --- helpers for tests and the demo -------------------------------------------------------
 
@@ -214,6 +217,15 @@ class AuthorizeNetSimulator(Simulator):
                 return send(ok(apicontractsv1.authenticateTestResponse(), ref_id))
             if request_name == "createTransactionRequest":
                 return self._create_transaction(login, document, ref_id)
+            reporting = ("getTransactionDetailsRequest", "getUnsettledTransactionListRequest")
+            if request_name in reporting and not self.reporting_enabled:
+                return reply_error(
+                    response_name,
+                    "E00011",
+                    "Access denied. You do not have permissions to call the Transaction "
+                    "Details API.",
+                    ref_id=ref_id,
+                )
             if request_name == "getTransactionDetailsRequest":
                 return self._transaction_details(login, str(document.transId or ""), ref_id)
             if request_name == "getUnsettledTransactionListRequest":

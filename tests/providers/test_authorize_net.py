@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import pickle
+import shutil
+import subprocess
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -227,6 +229,55 @@ def test_the_simulator_serves_a_labelled_demo_page(simulator: AuthorizeNetSimula
     assert "http" not in page.text.split("<script", 1)[1].split(">", 1)[0]
 
 
+# Just enough browser for the stand-in Accept.js: its own <script> element and XMLHttpRequest.
+NODE_HARNESS = r"""
+const [scriptUrl, login, clientKey, cardNumber, month, year, cardCode] = process.argv.slice(1);
+globalThis.window = globalThis;
+globalThis.document = { currentScript: { src: scriptUrl } };
+globalThis.XMLHttpRequest = class {
+  open(method, url) { this.method = method; this.url = url; this.headers = {}; }
+  setRequestHeader(name, value) { this.headers[name] = value; }
+  send(body) {
+    fetch(this.url, { method: this.method, headers: this.headers, body })
+      .then((response) => response.text())
+      .then((text) => { this.responseText = text; this.onload(); }, () => this.onerror());
+  }
+};
+(async () => {
+  eval(await (await fetch(scriptUrl)).text());
+  window.Accept.dispatchData(
+    { authData: { apiLoginID: login, clientKey },
+      cardData: { cardNumber, month, year, cardCode } },
+    (response) => console.log(JSON.stringify(response)));
+})();
+"""
+
+
+def run_accept_js(script_url: str, card: str, month: str = "12", year: str = "35") -> Any:
+    run = subprocess.run(
+        ["node", "-e", NODE_HARNESS, script_url, LOGIN, CLIENT_KEY, card, month, year, "123"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+def test_the_stand_in_accept_js_hands_the_page_opaque_data(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    request = payment("charge")
+    step = adapter.begin(request, URLS)
+    answer = run_accept_js(step.data["script_url"], "4111 1111 1111 1111")
+    assert answer["messages"]["resultCode"] == "Ok", answer
+    result = adapter.complete(request, reference="", params=answer["opaqueData"])
+    assert result.ok and simulator.transactions[result.reference].amount == Decimal("10.00")
+    refused = run_accept_js(step.data["script_url"], "4111111111111112", month="1", year="2001")
+    assert [m["code"] for m in refused["messages"]["message"]] == ["E_WC_05", "E_WC_08"]
+
+
 # --- complete -------------------------------------------------------------------------------------
 
 
@@ -337,13 +388,32 @@ def test_abandon_when_nothing_was_paid(
     assert result.state is ResultState.FAILED
 
 
-def test_abandon_after_a_lost_answer_reports_the_payment(
+def test_abandon_voids_a_payment_held_for_review(
     adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
 ) -> None:
-    reference = paid(adapter, simulator, payment("charge", key="lost-answer"))
-    paid(adapter, simulator, payment("charge", key="other", order="ORD-1001"), "4007000000027")
-    result = adapter.abandon(payment("charge", key="lost-answer"), reference="")
-    assert result.ok and result.reference == reference
+    held = adapter.complete(payment(), reference="", params=opaque_params(simulator, REVIEW_CARD))
+    result = adapter.abandon(payment(), reference=held.reference)
+    assert result.state is ResultState.FAILED and result.reference == held.reference
+    assert simulator.transactions[held.reference].status == "voided"
+
+
+def test_abandon_reports_a_payment_that_went_through(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    reference = paid(adapter, simulator, payment("charge"))
+    result = adapter.abandon(payment("charge"), reference=reference)
+    assert result.ok and result.state is ResultState.SUCCEEDED and result.reference == reference
+
+
+def test_an_outcome_that_cannot_be_read_back_stays_unknown(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    """Without the Transaction Details API (E00011) a reused token cannot be settled: unknown."""
+    params = opaque_params(simulator)
+    adapter.complete(payment(), reference="", params=params)
+    simulator.reporting_enabled = False
+    with pytest.raises(ProviderError, match="E00011"):
+        adapter.complete(payment(), reference="", params=params)
 
 
 # --- capture, cancel, refund ---------------------------------------------------------------------

@@ -78,9 +78,7 @@ class AuthorizeNetAdapter(AdapterBase):
     def _details(self, trans_id: str) -> Any | None:
         """The transaction as getTransactionDetails reports it; None when the gateway has none."""
         response = self._call(api.details_request(self._merchant(), trans_id))
-        if str(response.messages.resultCode) != "Ok":
-            return None
-        return response.transaction
+        return response.transaction if _listed(response) else None
 
     # --- credentials ----------------------------------------------------------------------------
 
@@ -192,11 +190,32 @@ class AuthorizeNetAdapter(AdapterBase):
         return self._result(response)
 
     def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
-        # begin() leaves nothing at the gateway; only a complete() whose answer was lost can have.
-        found = self._find_payment(request)
-        if found is not None and found.state is not ResultState.FAILED:
-            return found
-        return super().abandon(request, reference=reference)
+        if not reference:
+            # begin() leaves nothing at the gateway, and a complete() that reached it left a
+            # reference or a settled row: there is nothing to stop.
+            return super().abandon(request, reference=reference)
+        # A payment held for review: void it, so that a later approval charges nobody.
+        details = self._details(reference)
+        if details is None:
+            return super().abandon(request, reference=reference)
+        outcome = results.result_from_details(details)
+        if outcome.state is not ResultState.PENDING:
+            return outcome
+        void = self.cancel(
+            reference=reference,
+            amount=request.amount,
+            currency=request.currency,
+            idempotency_key=f"{request.idempotency_key}-abandon",
+        )
+        if not void.ok:
+            return void
+        return ProviderResult(
+            ok=False,
+            state=ResultState.FAILED,
+            reference=reference,
+            message="The buyer left the payment page; the held payment was voided.",
+            raw=void.raw,
+        )
 
     @staticmethod
     def _description(request: PaymentRequest) -> str:
@@ -205,6 +224,8 @@ class AuthorizeNetAdapter(AdapterBase):
     def _find_payment(self, request: PaymentRequest) -> ProviderResult | None:
         """The transaction an earlier complete() created for this request, read back."""
         response = self._call(api.unsettled_request(self._merchant()))
+        if not _listed(response):
+            return None
         transactions = getattr(getattr(response, "transactions", None), "transaction", [])
         invoice = request.order_number[:20]
         amount = api.amount_for(request.amount, request.currency)
@@ -314,3 +335,17 @@ class AuthorizeNetAdapter(AdapterBase):
         return webhooks.parse_webhook(
             body, headers, signature_key=self.config.secrets.get("signature_key", "")
         )
+
+
+def _listed(response: Any) -> bool:
+    """Whether a reporting call found something; an error other than "nothing found" raises.
+
+    The reporting calls need the Transaction Details API enabled on the merchant account
+    (E00011 otherwise): without them an outcome cannot be read back, so it stays unknown.
+    """
+    code, text = api.first_message(response)
+    if str(response.messages.resultCode) == "Ok":
+        return code != "I00004"  # "No records found."
+    if code == "E00040":  # "The record cannot be found."
+        return False
+    raise ProviderError(f"Authorize.Net could not report the transaction: {text} ({code}).")
