@@ -115,9 +115,9 @@ class StripeSimulator(PaymentIntents, WebhookEndpoints, Simulator):
             return error_response(
                 400, "invalid_request_error", "The request body could not be read."
             )
-        key = api_key_of(request.headers.get("Authorization", "")) or params.pop("key", None)
-        params.pop("key", None)
-        if key is None:
+        form_key = params.pop("key", None)
+        key = api_key_of(request.headers.get("Authorization", "")) or form_key
+        if not isinstance(key, str) or not key:
             return error_response(
                 401,
                 "invalid_request_error",

@@ -59,6 +59,16 @@ PUBLIC_FIELDS = (
 )
 
 
+def _check_three_decimal(amount: int, currency: str, param: str) -> None:
+    if currency in THREE_DECIMAL and amount % 10:
+        # Stripe's rule for three-decimal currencies (the wording is the simulator's).
+        raise invalid(
+            f"Amounts in {currency} must end in 0: round {amount} to the nearest ten.",
+            param=param,
+            code="invalid_amount",
+        )
+
+
 class PaymentIntents:
     """The PaymentIntents, charges, refunds and payment methods of one Stripe account."""
 
@@ -119,6 +129,7 @@ class PaymentIntents:
                 param="amount",
                 code="amount_too_small",
             )
+        _check_three_decimal(amount, currency, "amount")
         if amount > MAX_AMOUNT:
             raise invalid(
                 f"Amount must be no more than {format_amount(MAX_AMOUNT, currency)}",
@@ -284,6 +295,7 @@ class PaymentIntents:
             )
         capturable = intent["amount_capturable"]
         amount = capturable if amount is None else amount
+        _check_three_decimal(amount, intent["currency"], "amount_to_capture")
         if amount > capturable:
             raise StripeApiError(
                 400,
@@ -357,6 +369,7 @@ class PaymentIntents:
         amount = remaining if amount is None else amount
         if amount == 0:
             raise invalid("Invalid positive integer", param="amount")
+        _check_three_decimal(amount, currency, "amount")
         if amount > remaining:
             raise StripeApiError(
                 400,

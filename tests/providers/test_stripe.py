@@ -590,7 +590,7 @@ def test_a_webhook_needs_the_signing_secret(stripe_simulator: StripeSimulator) -
 
 @pytest.mark.parametrize(
     ("currency", "amount", "minor", "capture", "captured"),
-    [("JPY", "1500", 1500, "1000", 1000), ("BHD", "12.345", 12345, "10.005", 10005)],
+    [("JPY", "1500", 1500, "1000", 1000), ("BHD", "12.340", 12340, "10.010", 10010)],
 )
 def test_amounts_reach_stripe_in_minor_units(
     adapter: PaymentAdapter,
@@ -827,3 +827,10 @@ def test_webhook_endpoints_are_created_over_the_api(stripe_simulator: StripeSimu
     refused = create("https://example.com/webhooks/")
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "url"
+
+
+def test_three_decimal_amounts_must_end_in_zero(adapter: PaymentAdapter) -> None:
+    """Stripe takes BHD, KWD… only in multiples of ten fils: an exact 12.345 BHD is refused."""
+    with pytest.raises(ProviderError, match="must end in 0") as raised:
+        adapter.begin(_request(amount="12.345", currency="BHD"), URLS)
+    assert raised.value.permanent
