@@ -75,7 +75,7 @@ def _request(
 def _pay_in_browser(
     simulator: StripeSimulator, step: PaymentStep, number: str = GOOD_CARD
 ) -> requests.Response:
-    """What the stand-in Stripe.js posts for `confirmCardPayment` (see simulators/stripe_js.py)."""
+    """What the stand-in Stripe.js (simulators/stripe/stripe_js.py) posts to confirm a payment."""
     return requests.post(
         f"{simulator.url}/v1/payment_intents/{step.reference}/confirm",
         data={
@@ -105,7 +105,7 @@ def _paid(
     return result.reference
 
 
-def _staff(operation: str, reference: str, amount: str, key: str) -> dict[str, Any]:
+def _staff(reference: str, amount: str, key: str) -> dict[str, Any]:
     return {
         "reference": reference,
         "amount": Decimal(amount),
@@ -283,11 +283,11 @@ def test_partial_capture_releases_the_rest(
     adapter: PaymentAdapter, stripe_simulator: StripeSimulator
 ) -> None:
     reference = _paid(adapter, stripe_simulator, _request(amount="100.00"))
-    captured = adapter.capture(**_staff("capture", reference, "60.00", "order-1001-capture-1"))
+    captured = adapter.capture(**_staff(reference, "60.00", "order-1001-capture-1"))
     assert captured.ok and captured.reference == reference
     intent = stripe_simulator.payment_intents[reference]
     assert (intent["amount_received"], intent["amount_capturable"]) == (6000, 0)
-    second = adapter.capture(**_staff("capture", reference, "10.00", "order-1001-capture-2"))
+    second = adapter.capture(**_staff(reference, "10.00", "order-1001-capture-2"))
     assert not second.ok and second.state is ResultState.FAILED
     assert "status of succeeded" in second.message
     assert intent["amount_received"] == 6000
@@ -297,7 +297,7 @@ def test_capturing_more_than_authorized_is_refused(
     adapter: PaymentAdapter, stripe_simulator: StripeSimulator
 ) -> None:
     reference = _paid(adapter, stripe_simulator, _request(amount="100.00"))
-    result = adapter.capture(**_staff("capture", reference, "100.01", "order-1001-capture-1"))
+    result = adapter.capture(**_staff(reference, "100.01", "order-1001-capture-1"))
     assert not result.ok and result.state is ResultState.FAILED
     assert "greater than the amount you can capture" in result.message
     assert result.raw["error"]["code"] == "amount_too_large"
@@ -308,19 +308,19 @@ def test_refunds_up_to_what_was_captured(
     adapter: PaymentAdapter, stripe_simulator: StripeSimulator
 ) -> None:
     reference = _paid(adapter, stripe_simulator, _request(amount="100.00"))
-    adapter.capture(**_staff("capture", reference, "60.00", "order-1001-capture-1"))
-    first = adapter.refund(**_staff("refund", reference, "25.00", "order-1001-refund-1"))
+    adapter.capture(**_staff(reference, "60.00", "order-1001-capture-1"))
+    first = adapter.refund(**_staff(reference, "25.00", "order-1001-refund-1"))
     assert first.ok and first.reference.startswith("re_")
-    second = adapter.refund(**_staff("refund", reference, "30.00", "order-1001-refund-2"))
+    second = adapter.refund(**_staff(reference, "30.00", "order-1001-refund-2"))
     assert second.ok and second.reference != first.reference
-    too_much = adapter.refund(**_staff("refund", reference, "5.01", "order-1001-refund-3"))
+    too_much = adapter.refund(**_staff(reference, "5.01", "order-1001-refund-3"))
     assert not too_much.ok and too_much.state is ResultState.FAILED
     assert too_much.message == (
         "Refund amount ($5.01) is greater than unrefunded amount on charge ($5.00)"
     )
-    last = adapter.refund(**_staff("refund", reference, "5.00", "order-1001-refund-4"))
+    last = adapter.refund(**_staff(reference, "5.00", "order-1001-refund-4"))
     assert last.ok
-    again = adapter.refund(**_staff("refund", reference, "1.00", "order-1001-refund-5"))
+    again = adapter.refund(**_staff(reference, "1.00", "order-1001-refund-5"))
     assert again.raw["error"]["code"] == "charge_already_refunded"
     charge = stripe_simulator.charges[stripe_simulator.payment_intents[reference]["latest_charge"]]
     assert (charge["amount_refunded"], charge["refunded"]) == (6000, True)
@@ -329,11 +329,11 @@ def test_refunds_up_to_what_was_captured(
 
 def test_authorize_then_cancel(adapter: PaymentAdapter, stripe_simulator: StripeSimulator) -> None:
     reference = _paid(adapter, stripe_simulator, _request())
-    result = adapter.cancel(**_staff("cancel", reference, "10.50", "order-1001-cancel-1"))
+    result = adapter.cancel(**_staff(reference, "10.50", "order-1001-cancel-1"))
     assert result.ok and result.state is ResultState.SUCCEEDED
     intent = stripe_simulator.payment_intents[reference]
     assert (intent["status"], intent["amount_capturable"]) == ("canceled", 0)
-    refused = adapter.capture(**_staff("capture", reference, "10.50", "order-1001-capture-1"))
+    refused = adapter.capture(**_staff(reference, "10.50", "order-1001-capture-1"))
     assert refused.state is ResultState.FAILED
 
 
@@ -341,8 +341,8 @@ def test_a_cancelled_payment_cannot_be_refunded(
     adapter: PaymentAdapter, stripe_simulator: StripeSimulator
 ) -> None:
     reference = _paid(adapter, stripe_simulator, _request())
-    adapter.cancel(**_staff("cancel", reference, "10.50", "order-1001-cancel-1"))
-    result = adapter.refund(**_staff("refund", reference, "1.00", "order-1001-refund-1"))
+    adapter.cancel(**_staff(reference, "10.50", "order-1001-cancel-1"))
+    result = adapter.refund(**_staff(reference, "1.00", "order-1001-refund-1"))
     assert result.state is ResultState.FAILED
     assert not stripe_simulator.refunds
 
@@ -375,9 +375,9 @@ def test_a_replayed_capture_and_refund_happen_once(
     adapter: PaymentAdapter, stripe_simulator: StripeSimulator
 ) -> None:
     reference = _paid(adapter, stripe_simulator, _request(Operation.AUTHORIZE, amount="100.00"))
-    capture = _staff("capture", reference, "60.00", "order-1001-capture-1")
+    capture = _staff(reference, "60.00", "order-1001-capture-1")
     assert adapter.capture(**capture) == adapter.capture(**capture)
-    refund = _staff("refund", reference, "20.00", "order-1001-refund-1")
+    refund = _staff(reference, "20.00", "order-1001-refund-1")
     first, again = adapter.refund(**refund), adapter.refund(**refund)
     assert first == again and first.ok
     assert len(stripe_simulator.refunds) == 1
@@ -468,7 +468,7 @@ def test_a_broken_answer_is_a_provider_error(
         # may be left behind.
         return
     with pytest.raises(ProviderError):
-        adapter.capture(**_staff("capture", step.reference, "1.00", "order-1001-capture-1"))
+        adapter.capture(**_staff(step.reference, "1.00", "order-1001-capture-1"))
     with pytest.raises(ProviderError):
         adapter.begin(_request(key="order-1001-checkout-2"), URLS)
 
@@ -518,7 +518,7 @@ def test_webhook_events_map_to_states(
     assert (failed.state, failed.message) == (ResultState.FAILED, "Your card was declined.")
 
     reference = _paid(adapter, stripe_simulator, _request(Operation.CHARGE))
-    adapter.refund(**_staff("refund", reference, "2.50", "order-1001-refund-1"))
+    adapter.refund(**_staff(reference, "2.50", "order-1001-refund-1"))
     body, headers = stripe_simulator.signed_webhook("charge.refunded", reference, SIGNING_SECRET)
     refunded = adapter.parse_webhook(body, headers)
     assert (refunded.reference, refunded.state) == (reference, ResultState.SUCCEEDED)
@@ -771,10 +771,10 @@ def test_registered_endpoints_get_the_events_of_a_payment(
     stripe_simulator.register_webhook(url, secret=SIGNING_SECRET)
     stripe_simulator.webhook_delay_seconds = 0
     reference = _paid(adapter, stripe_simulator, _request(amount="100.00"))
-    capture = _staff("capture", reference, "60.00", "order-1001-capture-1")
+    capture = _staff(reference, "60.00", "order-1001-capture-1")
     adapter.capture(**capture)
     adapter.capture(**capture)  # a replay changes nothing, so it tells nobody
-    adapter.refund(**_staff("refund", reference, "10.00", "order-1001-refund-1"))
+    adapter.refund(**_staff(reference, "10.00", "order-1001-refund-1"))
     _wait_for(3, stripe_simulator)
     assert [d["status"] for d in stripe_simulator.deliveries] == [200, 200, 200]
     events = sorted(
