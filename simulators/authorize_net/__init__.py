@@ -38,6 +38,7 @@ from typing import Any
 
 import pyxb
 import pyxb.binding.content
+import requests
 from authorizenet import apicontractsv1
 
 from simulators.authorize_net.accept_js import DEMO_PAGE, accept_js, card_errors
@@ -178,6 +179,11 @@ class AuthorizeNetSimulator(Simulator):
         ).encode()
         digest = hmac.new(signature_key.encode(), body, hashlib.sha512).hexdigest().upper()
         return body, {"X-ANET-Signature": f"sha512={digest}", "Content-Type": "application/json"}
+
+    def deliver_webhook(self, url: str, event_type: str, trans_id: str, signature_key: str) -> int:
+        """POST the signed notification to `url` as Authorize.Net does; the HTTP status."""
+        body, headers = self.signed_webhook(event_type, trans_id, signature_key)
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
 
     # --- HTTP -----------------------------------------------------------------------------------
 

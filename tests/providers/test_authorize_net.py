@@ -558,6 +558,19 @@ def test_refunds_wait_for_settlement_when_the_simulator_models_it(
     assert late.ok
 
 
+def test_a_refund_that_cannot_read_the_card_is_refused_not_unknown(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    reference = paid(adapter, simulator, payment("charge"))
+    simulator.reporting_enabled = False
+    result = adapter.refund(
+        reference=reference, amount=Decimal("1.00"), currency="USD", idempotency_key="ref-1"
+    )
+    assert result.state is ResultState.FAILED
+    assert "Transaction Details API" in result.message and "Nothing was refunded" in result.message
+    assert simulator.transactions[reference].refunded == 0
+
+
 def test_yen_amounts_reach_the_gateway_without_decimals(
     adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
 ) -> None:
@@ -639,6 +652,22 @@ def test_webhook_events_map_to_states(
     event = adapter.parse_webhook(*simulator.signed_webhook(event_type, reference, SIGNATURE_KEY))
     assert event.state is state
     assert event.reference == reference
+
+
+def test_a_delivered_webhook_settles_the_payment_once(
+    simulator: AuthorizeNetSimulator, live_server: Any
+) -> None:
+    """Through our webhook view: signature first, each notification applied once."""
+    from payments.models import WebhookEvent as WebhookEventRow
+
+    integration = create_integration(
+        IntegrationType.AUTHORIZE_NET, api_base_url=simulator.url, signature_key=SIGNATURE_KEY
+    )
+    url = f"{live_server.url}/webhooks/{integration.webhook_token}/"
+    event = "net.authorize.payment.authcapture.created"
+    assert simulator.deliver_webhook(url, event, "60000000001", SIGNATURE_KEY) == 200
+    assert simulator.deliver_webhook(url, event, "60000000001", "WrongKey") == 400
+    assert WebhookEventRow.objects.filter(integration=integration).count() == 1
 
 
 def test_a_lowercase_signature_is_accepted(adapter: AuthorizeNetAdapter) -> None:

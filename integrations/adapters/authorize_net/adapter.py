@@ -271,7 +271,11 @@ class AuthorizeNetAdapter(AdapterBase):
         self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> ProviderResult:
         # A refund names the card by its last 4 digits; the original transaction knows them.
-        original = self._details(reference)
+        try:
+            original = self._details(reference)
+        except ProviderError as error:
+            # Only a read failed: no refund was sent, so this is a clear "no", not an unknown.
+            return results.failed(f"{error} Nothing was refunded; try again later.", {})
         if original is None:
             return results.failed(
                 "Authorize.Net has no transaction to refund with that reference.", {}
