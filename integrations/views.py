@@ -153,8 +153,21 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "methods": selectors.integration_methods(integration=integration),
             "audit_entries": audit_entries_for(target=integration),
             "can_check_connection": has_remote_api(integration),
+            "webhook_url": _webhook_url(request, integration),
         },
     )
+
+
+# Providers that sign webhooks we verify (Payflow has none; offline methods need none).
+_WEBHOOK_TYPES = frozenset(
+    {IntegrationType.STRIPE, IntegrationType.PAYPAL_EXPRESS, IntegrationType.AUTHORIZE_NET}
+)
+
+
+def _webhook_url(request: HttpRequest, integration: Integration) -> str:
+    if integration.type not in _WEBHOOK_TYPES:
+        return ""
+    return request.build_absolute_uri(reverse("payments:webhook", args=[integration.webhook_token]))
 
 
 @require_POST

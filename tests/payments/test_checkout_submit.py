@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 from django.utils import timezone
 
+from integrations.adapters.base import AdapterBase
+from integrations.adapters.base import Operation as AdapterOperation
 from integrations.types import IntegrationType
 from payments import services
 from payments.checkout_services import METHOD_UNAVAILABLE
@@ -131,7 +134,18 @@ def test_a_buyer_cannot_pay_another_customers_order():
     assert not PaymentTransaction.objects.exists()
 
 
-def test_a_card_method_without_money_operations_is_refused_before_the_provider():
+class CredentialsOnlyAdapter(AdapterBase):
+    supports: ClassVar[frozenset[AdapterOperation]] = frozenset(
+        {AdapterOperation.CHECK_CREDENTIALS}
+    )
+
+
+def test_a_method_whose_adapter_cannot_take_payments_is_refused_before_the_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from integrations.adapters import ADAPTERS
+
+    monkeypatch.setitem(ADAPTERS, IntegrationType.STRIPE, CredentialsOnlyAdapter)
     method = offered_method(IntegrationType.STRIPE, payment_action="manual")
 
     with pytest.raises(PaymentError, match="cannot take payments yet"):
