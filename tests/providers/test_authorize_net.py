@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import pickle
+import re
 import shutil
 import subprocess
 from dataclasses import replace
@@ -732,3 +733,99 @@ def test_the_provider_state_survives_a_restart(
         assert restarted.client_keys == {LOGIN: CLIENT_KEY}
     finally:
         restarted.server_close()
+
+
+# --- through our checkout pages ---------------------------------------------------------------
+
+
+def _checkout(simulator: AuthorizeNetSimulator, action: str) -> tuple[Any, Any, Any]:
+    from django.test import Client
+
+    from tests.factories import CustomerUserFactory
+    from tests.payments.support import make_order, offered_method
+
+    customer_user = CustomerUserFactory()
+    order = make_order(customer_user=customer_user, total="80.00")
+    method = offered_method(
+        IntegrationType.AUTHORIZE_NET,
+        api_base_url=simulator.url,
+        payment_action=action,
+        signature_key=SIGNATURE_KEY,
+    )
+    client = Client()
+    client.force_login(customer_user.user)
+    return order, method, client
+
+
+def _data_attribute(page: str, name: str) -> str:
+    match = re.search(rf'data-{name}="([^"]*)"', page)
+    assert match, f"data-{name} missing from the payment page"
+    return match.group(1)
+
+
+def test_a_buyer_pays_by_card_through_our_pages(simulator: AuthorizeNetSimulator) -> None:
+    from django.urls import reverse
+
+    from payments.models import PaymentTransaction, State
+
+    order, method, client = _checkout(simulator, "charge")
+    submitted = client.post(
+        reverse("payments:checkout", args=[order.number]),
+        {"method": method.pk, "idempotency_key": "key-1"},
+    )
+    pay_url = submitted["Location"]
+    page = client.get(pay_url).content.decode()
+    assert _data_attribute(page, "script") == f"{simulator.url}/v1/Accept.js"
+    assert _data_attribute(page, "login") == LOGIN
+    assert _data_attribute(page, "client-key") == CLIENT_KEY
+    opaque = opaque_params(simulator)  # what Accept.js puts in the form's hidden fields
+    done = client.post(pay_url, opaque)
+    assert done["Location"] == reverse("payments:checkout_done", args=[order.number])
+    row = PaymentTransaction.objects.get(order=order)
+    assert row.state == State.SUCCEEDED
+    transaction = simulator.transactions[row.provider_reference]
+    assert (transaction.type, transaction.amount) == ("authCaptureTransaction", Decimal("80.00"))
+    assert transaction.invoice_number == order.number[:20]
+    assert client.post(pay_url, opaque)["Location"] == done["Location"]  # settled once
+    assert len(simulator.transactions) == 1
+
+
+def test_staff_capture_refund_and_cancel_through_our_services(
+    simulator: AuthorizeNetSimulator,
+) -> None:
+    from django.urls import reverse
+
+    from payments.models import PaymentTransaction, State
+    from payments.services import payment_cancel, payment_capture, payment_refund
+    from tests.payments.support import staff
+
+    def checkout() -> PaymentTransaction:
+        order, method, client = _checkout(simulator, "authorize")
+        pay_url = client.post(
+            reverse("payments:checkout", args=[order.number]),
+            {"method": method.pk, "idempotency_key": f"key-{order.number}"},
+        )["Location"]
+        client.post(pay_url, opaque_params(simulator))
+        row = PaymentTransaction.objects.get(order=order)
+        assert row.state == State.SUCCEEDED
+        return row
+
+    actor = staff("Administrators")
+    authorization = checkout()
+    capture = payment_capture(
+        transaction=authorization, amount="30.00", actor=actor, idempotency_key="cap-1"
+    )
+    assert capture.state == State.SUCCEEDED
+    refunds = [
+        payment_refund(
+            transaction=capture, amount=amount, note="damaged", actor=actor, idempotency_key=key
+        )
+        for amount, key in (("10.00", "ref-1"), ("5.00", "ref-2"))
+    ]
+    assert [r.state for r in refunds] == [State.SUCCEEDED, State.SUCCEEDED]
+    assert simulator.transactions[capture.provider_reference].refunded == Decimal("15.00")
+
+    held = checkout()
+    void = payment_cancel(transaction=held, note="out of stock", actor=actor, idempotency_key="v-1")
+    assert void.state == State.SUCCEEDED
+    assert simulator.transactions[held.provider_reference].status == "voided"
