@@ -20,184 +20,48 @@ PAYMENT.SALE/CAPTURE.REFUNDED a moment (`webhook_delay_seconds`) after the call 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import html
 import json
-import re
 import secrets
 import string
 import threading
-import uuid
-import zlib
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs
 
-import requests
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from simulators.base import Request, Response, Simulator
-
-TOKEN_LIFETIME_SECONDS = 32400
-SCOPES = (
-    "https://uri.paypal.com/services/payments/payment/authcode "
-    "https://uri.paypal.com/services/payments/refund "
-    "https://uri.paypal.com/services/payments/realtimepayment "
-    "https://uri.paypal.com/services/payments/orders/client_sdk_orders_api openid"
+from simulators.paypal.answers import (
+    BUYER,
+    OVERCAPTURE_CAP,
+    SCOPES,
+    TOKEN_LIFETIME_SECONDS,
+    Payment,
+    amount_issue,
+    basic_auth,
+    error,
+    invalid,
+    json_answer,
+    money,
+    now,
+    public,
+    transaction_id,
 )
-# PayPal's currencies; these three take no decimals at PayPal (whatever ISO 4217 says).
-CURRENCIES = frozenset(
-    [
-        "AUD",
-        "BRL",
-        "CAD",
-        "CNY",
-        "CZK",
-        "DKK",
-        "EUR",
-        "GBP",
-        "HKD",
-        "HUF",
-        "ILS",
-        "JPY",
-        "MXN",
-        "MYR",
-        "NOK",
-        "NZD",
-        "PHP",
-        "PLN",
-        "RUB",
-        "SEK",
-        "SGD",
-        "CHF",
-        "THB",
-        "TWD",
-        "USD",
-    ]
+from simulators.paypal.pages import approval_form, page, redirect
+from simulators.paypal.signing import (
+    CERT_ID,
+    deliver,
+    is_loopback,
+    self_signed,
+    signed_event,
+    verification,
 )
-NO_DECIMALS = frozenset({"HUF", "JPY", "TWD"})
-OVERCAPTURE_CAP = Decimal(75)
-CERT_ID = "CERT-360caa42-fca2a594-sim0001"
-AUTH_ALGO = "SHA256withRSA"
-BUYER = {"email": "buyer@example.com", "first_name": "Sandbox", "last_name": "Buyer"}
-MESSAGES = {
-    "WEBHOOK_URL_ALREADY_EXISTS": "Webhook URL already exists.",
-    "WEBHOOK_NUMBER_LIMIT_EXCEEDED": "Maximum number of webhooks exceeded.",
-    "VALIDATION_ERROR": "Invalid request - see details",
-    "INVALID_RESOURCE_ID": "Requested resource ID was not found.",
-    "PAYMENT_NOT_APPROVED_FOR_EXECUTION": "Payer has not approved payment",
-    "PAYMENT_ALREADY_DONE": "Payment has been done already for this cart.",
-    "PAYMENT_STATE_INVALID": "This request is invalid due to the current state of the payment",
-    "INSTRUMENT_DECLINED": "The instrument presented was either declined by the processor or "
-    "bank, or it can't be used for this payment.",
-    "AUTHORIZATION_ALREADY_COMPLETED": "Authorization has been previously captured or voided.",
-    "CAPTURE_AMOUNT_LIMIT_EXCEEDED": "Capture amount exceeds allowable limit.",
-    "REFUND_EXCEEDED_TRANSACTION_AMOUNT": "Refund refused - the requested refund amount would "
-    "exceed the amount of the original transaction.",
-    "TRANSACTION_ALREADY_REFUNDED": "Transaction was already fully refunded.",
-    "CURRENCY_MISMATCH": "Currency of capture must be the same as currency of authorization.",
-}
-
-
-def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        status,
-        json.dumps(payload).encode(),
-        "application/json",
-        {"Paypal-Debug-Id": secrets.token_hex(7), **(headers or {})},
-    )
-
-
-def _error(status: int, name: str, details: list[dict[str, str]] | None = None) -> Response:
-    payload: dict[str, Any] = {
-        "name": name,
-        "message": MESSAGES.get(name, name),
-        "information_link": f"https://developer.paypal.com/docs/api/payments/#errors/{name}",
-        "debug_id": secrets.token_hex(7),
-    }
-    if details:
-        payload["details"] = details
-    return _json(status, payload)
-
-
-def _invalid(field_name: str, issue: str) -> Response:
-    return _error(400, "VALIDATION_ERROR", [{"field": field_name, "issue": issue}])
-
-
-def _basic_auth(authorization: str) -> tuple[str, str] | None:
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme != "Basic":
-        return None
-    try:
-        client_id, colon, secret = (
-            base64.b64decode(credentials, validate=True).decode().partition(":")
-        )
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (client_id, secret) if colon else None
-
-
-def _now() -> str:
-    return f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
-
-
-def _transaction_id() -> str:
-    """PayPal's 17-character upper-case transaction ids (sale, authorization, capture, refund)."""
-    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17))
-
-
-def _money(amount: Decimal, currency: str) -> str:
-    return f"{amount:f}" if currency in NO_DECIMALS else f"{amount:.2f}"
-
-
-def _amount_issue(amount: Any) -> tuple[str, str] | None:
-    """(field, issue) when `amount` is not a PayPal amount object, else None."""
-    if not isinstance(amount, dict):
-        return "amount", "This field required."
-    currency, total = amount.get("currency"), amount.get("total")
-    if not isinstance(currency, str) or currency not in CURRENCIES:
-        return "amount.currency", "Currency is not supported."
-    if not isinstance(total, str) or not re.fullmatch(r"\d{1,7}(\.\d{1,2})?", total):
-        return (
-            "amount.total",
-            "Currency amount must be non-negative number, may optionally contain exactly 2 "
-            "decimal places separated by '.', optional thousands separator ',', limited to 7 "
-            "digits before the decimal point",
-        )
-    if currency in NO_DECIMALS and "." in total:
-        return "amount.total", "Currency does not support decimals."
-    if Decimal(total) <= 0:
-        return "amount.total", "Amount cannot be zero."
-    return None
-
-
-@dataclass
-class Payment:
-    id: str
-    client_id: str
-    intent: str
-    token: str
-    amount: Decimal
-    currency: str
-    request: dict[str, Any]
-    state: str = "created"  # created → approved (executed) or failed
-    create_time: str = field(default_factory=_now)
-    payer_id: str = ""  # set when the buyer approves
-    decline: bool = False  # the buyer's funding source will be declined
-    resource_kind: str = ""  # "authorization" or "sale", after execute
-    resource_id: str = ""
 
 
 class PayPalSimulator(Simulator):
-    internal_error = _json(
+    internal_error = json_answer(
         500,
         {"name": "INTERNAL_SERVICE_ERROR", "message": "An internal service error has occurred."},
     )
@@ -221,7 +85,7 @@ class PayPalSimulator(Simulator):
         self.webhook_delay_seconds = 1.0
         self._state_lock = threading.RLock()
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._certificate = _self_signed(self._key)
+        self._certificate = self_signed(self._key)
 
     def reset(self) -> None:
         super().reset()
@@ -249,8 +113,6 @@ class PayPalSimulator(Simulator):
     def cert_url(self) -> str:
         return f"{self.url}/v1/notifications/certs/{CERT_ID}"
 
-    # --- routing ----------------------------------------------------------------------------
-
     def answer(self, request: Request) -> Response:
         route = (request.method, request.path)
         if route == ("POST", "/v1/oauth2/token"):
@@ -264,7 +126,7 @@ class PayPalSimulator(Simulator):
             return self.not_simulated(request)
         client_id = self._bearer(request)
         if client_id is None:
-            return _json(
+            return json_answer(
                 401,
                 {
                     "error": "invalid_token",
@@ -280,9 +142,9 @@ class PayPalSimulator(Simulator):
                 # A GET's body is ignored (the SDK sends "null" with every GET).
                 body = json.loads(request.body or b"{}") if request.method == "POST" else {}
             except ValueError:
-                return _error(400, "MALFORMED_REQUEST")
+                return error(400, "MALFORMED_REQUEST")
             if not isinstance(body, dict):
-                return _error(400, "MALFORMED_REQUEST")
+                return error(400, "MALFORMED_REQUEST")
             response = self._api(request, client_id, body)
             if request.method == "POST" and request_id and 200 <= response.status < 300:
                 self._replays[replay_key] = response
@@ -294,29 +156,29 @@ class PayPalSimulator(Simulator):
         if parts == ["payments", "payment"] and method == "POST":
             return self._create(client_id, body)
         if parts == ["notifications", "verify-webhook-signature"] and method == "POST":
-            return self._verify_webhook(body)
+            return verification(self._key, self.cert_url, body)
         if parts == ["notifications", "webhooks"] and method == "POST":
             return self._create_webhook(client_id, body)
         if parts == ["notifications", "webhooks"] and method == "GET":
             mine = [w for w in self.webhooks.values() if w["_client"] == client_id]
-            return _json(200, {"webhooks": [_public(w) for w in mine]})
+            return json_answer(200, {"webhooks": [public(w) for w in mine]})
         if len(parts) < 3 or parts[0] != "payments":
             return self.not_simulated(request)
         kind, resource_id, action = parts[1], parts[2], "/".join(parts[3:])
         if kind == "payment":
             payment = self.payments.get(resource_id)
             if payment is None or payment.client_id != client_id:
-                return _error(404, "INVALID_RESOURCE_ID")
+                return error(404, "INVALID_RESOURCE_ID")
             if (method, action) == ("GET", ""):
-                return _json(200, self._payment_json(payment))
+                return json_answer(200, self._payment_json(payment))
             if (method, action) == ("POST", "execute"):
                 return self._execute(payment, body)
             return self.not_simulated(request)
         resource = self.resources.get(resource_id)
         if resource is None or resource["_kind"] != kind or resource["_client"] != client_id:
-            return _error(404, "INVALID_RESOURCE_ID")
+            return error(404, "INVALID_RESOURCE_ID")
         if (method, action) == ("GET", ""):
-            return _json(200, _public(resource))
+            return json_answer(200, public(resource))
         handlers = {
             ("authorization", "capture"): self._capture,
             ("authorization", "void"): self._void,
@@ -333,15 +195,15 @@ class PayPalSimulator(Simulator):
         return self.access_tokens.get(token) if scheme == "Bearer" else None
 
     def _token(self, request: Request) -> Response:
-        client = _basic_auth(request.headers.get("Authorization", ""))
+        client = basic_auth(request.headers.get("Authorization", ""))
         if client is None or self.clients.get(client[0]) != client[1]:
-            return _json(
+            return json_answer(
                 401,
                 {"error": "invalid_client", "error_description": "Client Authentication failed"},
             )
         grant_type = parse_qs(request.body.decode()).get("grant_type", [""])[0]
         if not grant_type:
-            return _json(
+            return json_answer(
                 400, {"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"}
             )
         if grant_type != "client_credentials":
@@ -349,7 +211,7 @@ class PayPalSimulator(Simulator):
         token = "A21AA" + secrets.token_urlsafe(64)
         self.access_tokens[token] = client[0]
         now = datetime.now(UTC)
-        return _json(
+        return json_answer(
             200,
             {
                 "scope": SCOPES,
@@ -361,50 +223,48 @@ class PayPalSimulator(Simulator):
             },
         )
 
-    # --- payments ---------------------------------------------------------------------------
-
     def _create(self, client_id: str, body: dict[str, Any]) -> Response:
         if body.get("intent") not in ("sale", "authorize", "order"):
-            return _invalid("intent", "Must be one of sale, authorize, order.")
+            return invalid("intent", "Must be one of sale, authorize, order.")
         if body["intent"] == "order":
-            return _invalid("intent", "Order intent is not simulated.")
+            return invalid("intent", "Order intent is not simulated.")
         payer = body.get("payer")
         if not isinstance(payer, dict) or payer.get("payment_method") != "paypal":
-            return _invalid("payer.payment_method", "Must be paypal.")
+            return invalid("payer.payment_method", "Must be paypal.")
         urls = body.get("redirect_urls")
         if not isinstance(urls, dict) or not urls.get("return_url") or not urls.get("cancel_url"):
-            return _invalid("redirect_urls", "Return and cancel URLs are required.")
+            return invalid("redirect_urls", "Return and cancel URLs are required.")
         transactions = body.get("transactions")
         if not isinstance(transactions, list) or len(transactions) != 1:
-            return _invalid("transactions", "Exactly one transaction is simulated.")
+            return invalid("transactions", "Exactly one transaction is simulated.")
         amount = transactions[0].get("amount") if isinstance(transactions[0], dict) else None
-        issue = _amount_issue(amount)
+        issue = amount_issue(amount)
         if issue:
-            return _invalid(f"transactions[0].{issue[0]}", issue[1])
+            return invalid(f"transactions[0].{issue[0]}", issue[1])
         assert isinstance(amount, dict)
         payment = Payment(
-            id="PAY-" + _transaction_id() + secrets.token_hex(4).upper()[:7],
+            id="PAY-" + transaction_id() + secrets.token_hex(4).upper()[:7],
             client_id=client_id,
             intent=body["intent"],
-            token="EC-" + _transaction_id(),
+            token="EC-" + transaction_id(),
             amount=Decimal(amount["total"]),
             currency=amount["currency"],
             request=body,
         )
         self.payments[payment.id] = payment
-        return _json(201, self._payment_json(payment))
+        return json_answer(201, self._payment_json(payment))
 
     def _payment_json(self, payment: Payment) -> dict[str, Any]:
         transaction = dict(payment.request["transactions"][0])
         related = []
         if payment.resource_id:
-            related.append({payment.resource_kind: _public(self.resources[payment.resource_id])})
+            related.append({payment.resource_kind: public(self.resources[payment.resource_id])})
             for resource in self.resources.values():
                 if resource.get("parent_payment") == payment.id and resource["_kind"] in (
                     "capture",
                     "refund",
                 ):
-                    related.append({resource["_kind"]: _public(resource)})
+                    related.append({resource["_kind"]: public(resource)})
         transaction["related_resources"] = related
         data: dict[str, Any] = {
             "id": payment.id,
@@ -441,16 +301,16 @@ class PayPalSimulator(Simulator):
 
     def _execute(self, payment: Payment, body: dict[str, Any]) -> Response:
         if payment.state == "approved":
-            return _error(400, "PAYMENT_ALREADY_DONE")
+            return error(400, "PAYMENT_ALREADY_DONE")
         if payment.state == "failed":
-            return _error(400, "PAYMENT_STATE_INVALID")
+            return error(400, "PAYMENT_STATE_INVALID")
         if not payment.payer_id:
-            return _error(400, "PAYMENT_NOT_APPROVED_FOR_EXECUTION")
+            return error(400, "PAYMENT_NOT_APPROVED_FOR_EXECUTION")
         if body.get("payer_id") != payment.payer_id:
-            return _invalid("payer_id", "Payer ID is invalid")
+            return invalid("payer_id", "Payer ID is invalid")
         if payment.decline:
             payment.state = "failed"
-            return _error(400, "INSTRUMENT_DECLINED")
+            return error(400, "INSTRUMENT_DECLINED")
         kind = "authorization" if payment.intent == "authorize" else "sale"
         resource = self._new_resource(
             kind,
@@ -471,19 +331,19 @@ class PayPalSimulator(Simulator):
         payment.resource_kind, payment.resource_id = kind, resource["id"]
         created = "AUTHORIZATION.CREATED" if kind == "authorization" else "SALE.COMPLETED"
         self._notify(payment.client_id, f"PAYMENT.{created}", resource)
-        return _json(200, self._payment_json(payment))
+        return json_answer(200, self._payment_json(payment))
 
     def _new_resource(
         self, kind: str, client_id: str, amount: Decimal, currency: str, **extra: Any
     ) -> dict[str, Any]:
-        resource_id = _transaction_id()
+        resource_id = transaction_id()
         resource = {
             "_kind": kind,
             "_client": client_id,
             "id": resource_id,
-            "amount": {"total": _money(amount, currency), "currency": currency},
-            "create_time": _now(),
-            "update_time": _now(),
+            "amount": {"total": money(amount, currency), "currency": currency},
+            "create_time": now(),
+            "update_time": now(),
             **extra,
         }
         path = f"/v1/payments/{kind}/{resource_id}"
@@ -494,24 +354,24 @@ class PayPalSimulator(Simulator):
 
     def _capture(self, authorization: dict[str, Any], body: dict[str, Any]) -> Response:
         if authorization["state"] not in ("authorized", "partially_captured"):
-            return _error(400, "AUTHORIZATION_ALREADY_COMPLETED")
+            return error(400, "AUTHORIZATION_ALREADY_COMPLETED")
         currency = authorization["amount"]["currency"]
         amount_field = body.get("amount")
         if amount_field is None:  # no amount: capture everything still authorized
-            amount_field = {"total": _money(self._amounts[authorization["id"]], currency)}
+            amount_field = {"total": money(self._amounts[authorization["id"]], currency)}
             amount_field["currency"] = currency
-        issue = _amount_issue(amount_field)
+        issue = amount_issue(amount_field)
         if issue:
-            return _invalid(issue[0], issue[1])
+            return invalid(issue[0], issue[1])
         if amount_field["currency"] != currency:
-            return _error(400, "CURRENCY_MISMATCH")
+            return error(400, "CURRENCY_MISMATCH")
         amount = Decimal(amount_field["total"])
         remaining = self._amounts[authorization["id"]]
         # PayPal honours captures up to 115% of the authorization, at most 75 (USD) more.
         authorized = Decimal(authorization["amount"]["total"])
         limit = authorized + min(authorized * Decimal("0.15"), OVERCAPTURE_CAP)
         if authorized - remaining + amount > limit:
-            return _error(400, "CAPTURE_AMOUNT_LIMIT_EXCEEDED")
+            return error(400, "CAPTURE_AMOUNT_LIMIT_EXCEEDED")
         final = bool(body.get("is_final_capture"))
         capture = self._new_resource(
             "capture",
@@ -527,37 +387,37 @@ class PayPalSimulator(Simulator):
         self._amounts[authorization["id"]] = left
         fully = not left
         authorization["state"] = "captured" if fully else "partially_captured"
-        authorization["update_time"] = _now()
+        authorization["update_time"] = now()
         self._notify(capture["_client"], "PAYMENT.CAPTURE.COMPLETED", capture)
-        return _json(200, _public(capture))
+        return json_answer(200, public(capture))
 
     def _void(self, authorization: dict[str, Any], body: dict[str, Any]) -> Response:
         # A partly captured authorization can still be voided: that releases the rest.
         if authorization["state"] not in ("authorized", "partially_captured"):
-            return _error(400, "AUTHORIZATION_ALREADY_COMPLETED")
+            return error(400, "AUTHORIZATION_ALREADY_COMPLETED")
         authorization["state"] = "voided"
-        authorization["update_time"] = _now()
+        authorization["update_time"] = now()
         self._amounts[authorization["id"]] = Decimal(0)
         self._notify(authorization["_client"], "PAYMENT.AUTHORIZATION.VOIDED", authorization)
-        return _json(200, _public(authorization))
+        return json_answer(200, public(authorization))
 
     def _refund(self, captured: dict[str, Any], body: dict[str, Any]) -> Response:
         currency = captured["amount"]["currency"]
         remaining = self._amounts[captured["id"]]
         if captured["state"] not in ("completed", "partially_refunded") or not remaining:
-            return _error(400, "TRANSACTION_ALREADY_REFUNDED")
+            return error(400, "TRANSACTION_ALREADY_REFUNDED")
         amount_field = body.get("amount") or {
-            "total": _money(remaining, currency),
+            "total": money(remaining, currency),
             "currency": currency,
         }
-        issue = _amount_issue(amount_field)
+        issue = amount_issue(amount_field)
         if issue:
-            return _invalid(issue[0], issue[1])
+            return invalid(issue[0], issue[1])
         if amount_field["currency"] != currency:
-            return _invalid("amount.currency", "Refund currency must match the transaction's.")
+            return invalid("amount.currency", "Refund currency must match the transaction's.")
         amount = Decimal(amount_field["total"])
         if amount > remaining:
-            return _error(400, "REFUND_EXCEEDED_TRANSACTION_AMOUNT")
+            return error(400, "REFUND_EXCEEDED_TRANSACTION_AMOUNT")
         refund = self._new_resource(
             "refund",
             captured["_client"],
@@ -570,12 +430,10 @@ class PayPalSimulator(Simulator):
         self._amounts[refund["id"]] = Decimal(0)
         self._amounts[captured["id"]] = remaining - amount
         captured["state"] = "refunded" if amount == remaining else "partially_refunded"
-        captured["update_time"] = _now()
+        captured["update_time"] = now()
         event_type = f"PAYMENT.{captured['_kind'].upper()}.REFUNDED"
         self._notify(captured["_client"], event_type, refund)
-        return _json(201, _public(refund))
-
-    # --- the buyer's approval page ----------------------------------------------------------
+        return json_answer(201, public(refund))
 
     def approve(self, payment_id: str, *, decline: bool = False) -> dict[str, str]:
         """The buyer approves at PayPal: the query PayPal appends to the return URL."""
@@ -595,75 +453,30 @@ class PayPalSimulator(Simulator):
             form = {k: v[-1] for k, v in request.query.items()}
         payment = next((p for p in self.payments.values() if p.token == form.get("token")), None)
         if payment is None:
-            return _page(
+            return page(
                 404, "Checkout session not found", "<p>This checkout link is not valid.</p>"
             )
         urls = payment.request["redirect_urls"]
         if request.method == "POST" and form.get("action") == "approve":
             query = self.approve(payment.id, decline=form.get("decline") == "on")
-            return _redirect(urls["return_url"], query)
+            return redirect(urls["return_url"], query)
         if request.method == "POST" and form.get("action") == "cancel":
-            return _redirect(urls["cancel_url"], {"token": payment.token})
+            return redirect(urls["cancel_url"], {"token": payment.token})
         if request.method == "POST":
-            return _page(400, "Choose an action", "<p>Approve or cancel the payment.</p>")
+            return page(400, "Choose an action", "<p>Approve or cancel the payment.</p>")
         if payment.state != "created":
-            return _page(200, "Payment finished", "<p>This payment was already completed.</p>")
-        return _page(200, "Pay with PayPal", self._approval_form(payment))
-
-    def _approval_form(self, payment: Payment) -> str:
-        merchant = self.merchant_names.get(payment.client_id, "Sandbox merchant")
-        transaction = payment.request["transactions"][0]
-        detail = transaction.get("description") or transaction.get("invoice_number") or ""
-        action = "authorize" if payment.intent == "authorize" else "pay"
-        return f"""
-<dl>
-  <dt>Merchant</dt><dd>{html.escape(merchant)}</dd>
-  <dt>Amount</dt><dd class="amount">{_money(payment.amount, payment.currency)}
-    {payment.currency}</dd>
-  <dt>For</dt><dd>{html.escape(str(detail))}</dd>
-</dl>
-<p>Signed in as {BUYER["email"]} (sandbox buyer). The merchant asks you to {action} this
-amount.</p>
-<form method="post" action="/checkoutnow">
-  <input type="hidden" name="token" value="{payment.token}">
-  <p><label><input type="checkbox" name="decline"> Simulate a declined funding source</label></p>
-  <p><button name="action" value="approve" class="primary">Pay with PayPal</button>
-     <button name="action" value="cancel">Cancel and return</button></p>
-</form>"""
-
-    # --- webhooks ---------------------------------------------------------------------------
+            return page(200, "Payment finished", "<p>This payment was already completed.</p>")
+        return page(
+            200,
+            "Pay with PayPal",
+            approval_form(payment, self.merchant_names.get(payment.client_id, "Sandbox merchant")),
+        )
 
     def webhook(
         self, event_type: str, resource: dict[str, Any], webhook_id: str
     ) -> tuple[bytes, dict[str, str]]:
         """A webhook PayPal would send for `resource`, signed for `webhook_id`: (body, headers)."""
-        kind = event_type.split(".")[1].lower() if event_type.count(".") >= 2 else "payment"
-        if event_type.endswith(".REFUNDED"):
-            kind = "refund"
-        event = {
-            "id": "WH-" + _transaction_id() + "-" + _transaction_id(),
-            "event_version": "1.0",
-            "create_time": _now(),
-            "resource_type": kind,
-            "event_type": event_type,
-            "summary": f"{kind.capitalize()} event {event_type}",
-            "resource": _public(resource),
-            "links": [],
-        }
-        body = _serialise(event)
-        transmission_id = str(uuid.uuid1())
-        transmission_time = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"
-        message = f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body)}"
-        signature = self._key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
-        headers = {
-            "Content-Type": "application/json",
-            "PAYPAL-TRANSMISSION-ID": transmission_id,
-            "PAYPAL-TRANSMISSION-TIME": transmission_time,
-            "PAYPAL-TRANSMISSION-SIG": base64.b64encode(signature).decode(),
-            "PAYPAL-CERT-URL": self.cert_url,
-            "PAYPAL-AUTH-ALGO": AUTH_ALGO,
-        }
-        return body, headers
+        return signed_event(self._key, self.cert_url, event_type, resource, webhook_id)
 
     signed_webhook = webhook
 
@@ -677,9 +490,9 @@ amount.</p>
     ) -> str:
         """Subscribe `url` (on this machine) to the client's events, as PayPal's developer
         dashboard does; answers the webhook id the integration's `webhook_id` setting needs."""
-        if not _is_loopback(url):
+        if not is_loopback(url):
             raise ValueError(f"{url} is not on this machine.")
-        webhook_id = webhook_id or _transaction_id()
+        webhook_id = webhook_id or transaction_id()
         with self._state_lock:
             self.webhooks[webhook_id] = {
                 "_client": client_id,
@@ -691,19 +504,19 @@ amount.</p>
 
     def _create_webhook(self, client_id: str, body: dict[str, Any]) -> Response:
         url, event_types = body.get("url"), body.get("event_types")
-        if not isinstance(url, str) or not _is_loopback(url):
+        if not isinstance(url, str) or not is_loopback(url):
             # PayPal wants HTTPS; this stand-in wants an address on this machine.
-            return _invalid("url", "Must be a URL on this machine (127.0.0.1 or localhost).")
+            return invalid("url", "Must be a URL on this machine (127.0.0.1 or localhost).")
         if not isinstance(event_types, list) or not event_types:
-            return _invalid("event_types", "This field required.")
+            return invalid("event_types", "This field required.")
         mine = [w for w in self.webhooks.values() if w["_client"] == client_id]
         if any(w["url"] == url for w in mine):
-            return _error(400, "WEBHOOK_URL_ALREADY_EXISTS")
+            return error(400, "WEBHOOK_URL_ALREADY_EXISTS")
         if len(mine) >= 10:
-            return _error(400, "WEBHOOK_NUMBER_LIMIT_EXCEEDED")
+            return error(400, "WEBHOOK_NUMBER_LIMIT_EXCEEDED")
         names = tuple(str(e.get("name")) for e in event_types if isinstance(e, dict))
         webhook_id = self.register_webhook(client_id, url, event_types=names)
-        return _json(201, _public(self.webhooks[webhook_id]))
+        return json_answer(201, public(self.webhooks[webhook_id]))
 
     def _notify(self, client_id: str, event_type: str, resource: dict[str, Any]) -> None:
         """Send `event_type` to the client's webhooks subscribed to it, after a moment."""
@@ -721,14 +534,7 @@ amount.</p>
     def _deliver(
         self, hook: dict[str, Any], event_type: str, body: bytes, headers: dict[str, str]
     ) -> None:
-        # One attempt: PayPal retries failed deliveries for days, which a demo does not need.
-        # A local simulator only ever calls this machine.
-        status = 0
-        if _is_loopback(hook["url"]):
-            with contextlib.suppress(requests.RequestException):
-                status = requests.post(
-                    hook["url"], data=body, headers=headers, timeout=10
-                ).status_code
+        status = deliver(hook["url"], body, headers)
         with self._state_lock:
             self.deliveries.append(
                 {
@@ -738,89 +544,3 @@ amount.</p>
                     "status": status,
                 }
             )
-
-    def _verify_webhook(self, body: dict[str, Any]) -> Response:
-        required = (
-            "auth_algo",
-            "cert_url",
-            "transmission_id",
-            "transmission_sig",
-            "transmission_time",
-            "webhook_id",
-        )
-        for name in required:
-            if not isinstance(body.get(name), str) or not body[name]:
-                return _invalid(name, "This field required.")
-        if not isinstance(body.get("webhook_event"), dict):
-            return _invalid("webhook_event", "This field required.")
-        status = "FAILURE"
-        if body["cert_url"] == self.cert_url and body["auth_algo"] == AUTH_ALGO:
-            crc = zlib.crc32(_serialise(body["webhook_event"]))
-            message = (
-                f"{body['transmission_id']}|{body['transmission_time']}|{body['webhook_id']}|{crc}"
-            )
-            try:
-                signature = base64.b64decode(body["transmission_sig"], validate=True)
-                self._key.public_key().verify(
-                    signature, message.encode(), padding.PKCS1v15(), hashes.SHA256()
-                )
-                status = "SUCCESS"
-            except (binascii.Error, InvalidSignature):
-                pass
-        return _json(200, {"verification_status": status})
-
-
-def _is_loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
-
-
-def _serialise(event: dict[str, Any]) -> bytes:
-    # PayPal checks the CRC32 of the event as it re-serialises it: compact, in key order.
-    return json.dumps(event, separators=(",", ":")).encode()
-
-
-def _public(resource: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in resource.items() if not key.startswith("_")}
-
-
-def _self_signed(key: rsa.RSAPrivateKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.sim")])
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-
-
-def _redirect(url: str, query: dict[str, str]) -> Response:
-    location = url + ("&" if "?" in url else "?") + urlencode(query)
-    return Response(303, b"", "text/html", {"Location": location})
-
-
-def _page(status: int, title: str, content: str) -> Response:
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(title)} · PayPal sandbox stand-in (local simulator)</title>
-<style>
-  body {{ font: 16px/1.5 system-ui, sans-serif; background: #f5f7fa; margin: 0; }}
-  header {{ background: #003087; color: #fff; padding: .8rem 1.5rem; }}
-  header small {{ color: #ffc439; margin-left: .5rem; }}
-  main {{ max-width: 28rem; margin: 2rem auto; background: #fff; padding: 1.5rem 2rem;
-         border-radius: 8px; box-shadow: 0 1px 4px rgba(0,0,0,.15); }}
-  dt {{ color: #555; font-size: .85rem; }} dd {{ margin: 0 0 .6rem; font-weight: 600; }}
-  .amount {{ font-size: 1.6rem; }}
-  button {{ font: inherit; padding: .6rem 1.2rem; border-radius: 20px; border: 1px solid #888;
-           background: #fff; cursor: pointer; font-size: 1rem; }}
-  button.primary {{ background: #ffc439; border-color: #ffc439; font-weight: 600; }}
-</style></head>
-<body><header><strong>PayPal</strong><small>sandbox stand-in · local simulator, no real
-money moves</small></header>
-<main><h1>{html.escape(title)}</h1>{content}</main></body></html>"""
-    return Response(status, page.encode(), "text/html; charset=utf-8")
