@@ -213,13 +213,14 @@ def _measure(
         import cProfile
 
         profiler = cProfile.Profile()
-    timings = []
+    timings, cpu_timings = [], []
     for call in calls[warmup:]:
         if profiler is not None:
             profiler.enable()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         call()
         timings.append((time.perf_counter() - t0) * 1000)
+        cpu_timings.append((time.process_time() - cpu0) * 1000)
         if profiler is not None:
             profiler.disable()
     if profiler is not None:
@@ -228,6 +229,9 @@ def _measure(
         print(f"[{label}] profile of {len(timings)} {operation}s:", file=sys.stderr)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
     stats = common.timing_stats(timings)
+    # On a shared machine the other processes' load moves these timings more than any code
+    # change of a query or two: say how busy it was (1-minute load average, 0 if unknown).
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return {
         "database": label,
         "database_version": common.database_version(connection),
@@ -236,9 +240,13 @@ def _measure(
         "p95_ms": stats.p95_ms,
         "min_ms": stats.min_ms,
         "max_ms": stats.max_ms,
+        # This process's CPU time alone (Python, ORM, driver; not the database server's), which
+        # the machine's load moves much less than the wall-clock time.
+        "cpu_median_ms": common.timing_stats(cpu_timings).median_ms,
         "queries": counts[0] if counts else 0,
         "query_counts_seen": sorted(set(counts)),
         "runs": len(timings),
+        "load_average": round(load, 2),
     }
 
 
@@ -360,8 +368,10 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
         result["setup_s"] = round(setup_seconds, 2)
         print(
             f"[{label}] {result['operation']}: median {result['median_ms']:.2f} ms, "
-            f"p95 {result['p95_ms']:.2f} ms, {result['queries']} queries "
-            f"({result['runs']} runs; setup {setup_seconds:.1f}s)",
+            f"p95 {result['p95_ms']:.2f} ms, CPU median {result['cpu_median_ms']:.2f} ms, "
+            f"{result['queries']} queries "
+            f"({result['runs']} runs, load average {result['load_average']:.2f}; "
+            f"setup {setup_seconds:.1f}s)",
             file=sys.stderr,
         )
     pages = _page_queries(label, world)
@@ -384,7 +394,9 @@ OPERATION_COLUMNS = [
     Column("runs", lambda r: str(r["runs"])),
     Column("median ms", lambda r: f"{r['median_ms']:.2f}"),
     Column("p95 ms", lambda r: f"{r['p95_ms']:.2f}"),
+    Column("CPU median ms", lambda r: f"{r['cpu_median_ms']:.2f}"),
     Column("queries", lambda r: str(r["queries"])),
+    Column("load average", lambda r: f"{r['load_average']:.2f}"),
 ]
 PAGE_COLUMNS = [
     Column("database", lambda r: str(r["database"]), numeric=False),
