@@ -327,6 +327,27 @@ def test_a_payment_held_for_review_is_pending(
     assert simulator.transactions[result.reference].status == "FDSPendingReview"
 
 
+def test_completing_a_held_payment_again_never_pays_twice(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    held = adapter.complete(payment(), reference="", params=opaque_params(simulator, REVIEW_CARD))
+    again = adapter.complete(
+        payment(), reference=held.reference, params=opaque_params(simulator, "4007000000027")
+    )
+    assert again.state is ResultState.PENDING and again.reference == held.reference
+    assert len(simulator.transactions) == 1
+
+
+def test_forged_opaque_data_fails_cleanly(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    for value in ("x" * 9000, "\x00<not-a-token>"):
+        params = {"dataDescriptor": "COMMON.ACCEPT.INAPP.PAYMENT", "dataValue": value}
+        result = adapter.complete(payment(), reference="", params=params)
+        assert result.state is ResultState.FAILED, result
+    assert simulator.transactions == {}
+
+
 def test_without_opaque_data_the_buyer_has_not_finished(
     adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import pyxb
 from authorizenet import apicontractsv1, apicontrollers, constants
 
 from integrations.adapters.authorize_net import api, results, webhooks
@@ -139,6 +140,12 @@ class AuthorizeNetAdapter(AdapterBase):
     def complete(
         self, request: PaymentRequest, *, reference: str, params: dict[str, str]
     ) -> ProviderResult:
+        if reference:
+            # An earlier answer (held for review) named the transaction: report it, never pay
+            # again, whatever the browser sends now.
+            details = self._details(reference)
+            if details is not None:
+                return results.result_from_details(details)
         descriptor = params.get("dataDescriptor", "").strip()
         value = params.get("dataValue", "").strip()
         if not descriptor or not value:
@@ -159,8 +166,12 @@ class AuthorizeNetAdapter(AdapterBase):
         transaction.amount = api.amount_for(request.amount, request.currency)
         transaction.currencyCode = request.currency.upper()
         opaque = apicontractsv1.opaqueDataType()
-        opaque.dataDescriptor = descriptor
-        opaque.dataValue = value
+        try:
+            # The browser's fields: PyXB checks their facets as they are assigned.
+            opaque.dataDescriptor = descriptor
+            opaque.dataValue = value
+        except pyxb.PyXBException:
+            return results.failed("The card details could not be read; please try again.", {})
         transaction.payment = apicontractsv1.paymentType()
         transaction.payment.opaqueData = opaque
         order = apicontractsv1.orderType()
@@ -208,7 +219,7 @@ class AuthorizeNetAdapter(AdapterBase):
             idempotency_key=f"{request.idempotency_key}-abandon",
         )
         if not void.ok:
-            return void
+            raise ProviderError(f"The held payment {reference} could not be voided: {void.message}")
         return ProviderResult(
             ok=False,
             state=ResultState.FAILED,
