@@ -98,6 +98,7 @@ class AuthorizeNetSimulator(Simulator):
         self.refunds_need_settlement = False
         # The Transaction Details API is a per-merchant setting of the real gateway.
         self.reporting_enabled = True
+        self.webhook_id = str(uuid.uuid4())  # the merchant's webhook subscription
         self._next_trans_id = 60000000001
         self._state_lock = threading.RLock()
 
@@ -173,7 +174,7 @@ class AuthorizeNetSimulator(Simulator):
                 "notificationId": str(uuid.uuid4()),
                 "eventType": event_type,
                 "eventDate": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "webhookId": str(uuid.uuid5(uuid.NAMESPACE_URL, signature_key)),
+                "webhookId": self.webhook_id,
                 "payload": payload,
             }
         ).encode()

@@ -222,6 +222,18 @@ def test_accept_js_validates_the_card_and_the_keys_like_the_real_library(
     assert good["messages"]["message"][0]["code"] == "I_WC_01"
 
 
+def test_the_tokenize_helper_stands_in_for_accept_js(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    descriptor, value = simulator.tokenize(APPROVED_CARD, "12", "2035", "123", CLIENT_KEY, LOGIN)
+    result = adapter.complete(
+        payment(), reference="", params={"dataDescriptor": descriptor, "dataValue": value}
+    )
+    assert result.ok
+    with pytest.raises(ValueError, match="E_WC_21"):
+        simulator.tokenize(APPROVED_CARD, "12", "2035", "123", "NotTheKey", LOGIN)
+
+
 def test_the_simulator_serves_a_labelled_demo_page(simulator: AuthorizeNetSimulator) -> None:
     page = requests.get(f"{simulator.url}/v1/accept/demo", timeout=5)
     assert page.status_code == 200
