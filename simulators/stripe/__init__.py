@@ -1,7 +1,8 @@
 """Stripe's REST API (https://api.stripe.com) and Stripe.js, as our adapter and page use them.
 
 Supported: `GET /v1/balance`; PaymentIntents (`POST /v1/payment_intents`, `GET …/<id>`,
-`POST …/<id>/confirm|capture|cancel`); `POST /v1/refunds`; `POST /v1/webhook_endpoints` (events
+`POST …/<id>/confirm|capture|cancel`, and `…/<id>/authenticate`, the simulator's stand-in for
+the 3D Secure page); `POST /v1/refunds`; `POST /v1/webhook_endpoints` (events
 are sent to them, see `webhooks`); and `GET /v3/`, a stand-in Stripe.js
 (`stripe_js`). Stripe's rules for PaymentIntents are in `payments`, its test cards in `cards`,
 its wire format in `wire`. Authentication as Stripe does it: the secret key as a Bearer token
@@ -43,7 +44,7 @@ from simulators.stripe.wire import (
 
 __all__ = ["StripeSimulator", "masked", "signature_header"]
 
-_INTENT_PATH = re.compile(r"/v1/payment_intents/([^/]+)(?:/(confirm|capture|cancel))?")
+_INTENT_PATH = re.compile(r"/v1/payment_intents/([^/]+)(?:/(confirm|authenticate|capture|cancel))?")
 _PUBLISHABLE_KEY_REFUSED = (
     "This API call cannot be made with a publishable API key. Please use a secret API key. You "
     "can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
@@ -198,10 +199,19 @@ class StripeSimulator(PaymentIntents, WebhookEndpoints, Simulator):
         found = _INTENT_PATH.fullmatch(path)
         intent_id, action = (found.group(1), found.group(2)) if found else (None, None)
         # The only calls Stripe.js may make with a publishable key and the client secret.
-        if intent_id and (method, action) in (("GET", None), ("POST", "confirm")):
+        if intent_id and (method, action) in (
+            ("GET", None),
+            ("POST", "confirm"),
+            ("POST", "authenticate"),
+        ):
             intent = self._intent(intent_id, params, publishable=publishable)
             if method == "GET":
                 return 200, self._view(intent, publishable=publishable)
+            if action == "authenticate":
+                return self._notifying(
+                    intent_id,
+                    lambda: self._authenticate(intent, params, publishable=publishable),
+                )
             return self._notifying(
                 intent_id, lambda: self._confirm(intent, params, publishable=publishable)
             )
@@ -237,6 +247,8 @@ class StripeSimulator(PaymentIntents, WebhookEndpoints, Simulator):
                 self._notify("payment_intent.payment_failed", intent_id or failed["id"])
             raise
         event_type = CONFIRMED_EVENTS.get(answer.get("status", ""))
+        if answer.get("last_payment_error"):  # a failed 3D Secure challenge
+            event_type = "payment_intent.payment_failed"
         if event_type:
             self._notify(event_type, answer["id"])
         return status, answer

@@ -33,6 +33,8 @@ DECLINED_CARDS = {
         "Your card's security code is incorrect.",
     ),
 }
+# Cards whose bank asks for 3D Secure on every payment (Stripe.js shows its challenge).
+AUTHENTICATION_CARDS = frozenset({"4000002500003155", "4000002760003184"})
 TEST_PAYMENT_METHODS = {
     "pm_card_visa": "4242424242424242",
     "pm_card_mastercard": "5555555555554444",
@@ -93,7 +95,7 @@ def _judge_card(number: str, cvc: str, card: dict[str, Any]) -> None:
     if number in DECLINED_CARDS:
         code, decline_code, message = DECLINED_CARDS[number]
         raise card_error(code, message, "", decline_code)
-    if number not in SUCCESS_CARDS:
+    if number not in SUCCESS_CARDS and number not in AUTHENTICATION_CARDS:
         raise card_error(
             "card_declined",
             "Your card was declined. Your request was in test mode, but used a non test "
@@ -175,6 +177,7 @@ def store_method(
             "country": "US",
         },
     }
+    method["_authentication"] = number in AUTHENTICATION_CARDS
     # What Stripe will answer for this card, decided now: the number and CVC are not kept.
     try:
         _judge_card(number, cvc, method["card"])

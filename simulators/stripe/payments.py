@@ -53,9 +53,14 @@ PUBLIC_FIELDS = (
     "description",
     "last_payment_error",
     "livemode",
+    "next_action",
     "payment_method",
     "payment_method_types",
     "status",
+)
+AUTHENTICATION_FAILED = (
+    "We are unable to authenticate your payment method. Please choose a different payment "
+    "method and try again."
 )
 
 
@@ -178,6 +183,7 @@ class PaymentIntents:
             "latest_charge": None,
             "livemode": livemode,
             "metadata": metadata,
+            "next_action": None,
             "payment_method": None,
             "allowed_payment_method_types": types,
             "payment_method_types": types,
@@ -228,8 +234,53 @@ class PaymentIntents:
             decline.error["payment_intent"] = self._view(intent, publishable=publishable)
             decline.error["payment_method"] = public_method(method)
             raise
-        intent["latest_charge"] = self._charge(intent, method, failure=None)
         intent["last_payment_error"] = None
+        if method["_authentication"]:
+            # The bank wants 3D Secure: Stripe.js shows the challenge, then `_authenticate`.
+            intent["status"] = "requires_action"
+            intent["next_action"] = {
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {"type": "three_d_secure_redirect"},
+            }
+            return 200, self._view(intent, publishable=publishable)
+        return self._approve(intent, method, publishable=publishable)
+
+    def _authenticate(
+        self, intent: dict[str, Any], params: dict[str, Any], *, publishable: bool
+    ) -> tuple[int, dict[str, Any]]:
+        """The buyer's answer to the 3D Secure challenge (a simulator-only call of Stripe.js)."""
+        for name in params:
+            if name not in ("client_secret", "outcome"):
+                raise invalid(
+                    f"Received unknown parameter: {name}", param=name, code="parameter_unknown"
+                )
+        outcome = params.get("outcome")
+        if outcome not in ("complete", "fail"):
+            raise invalid("Invalid outcome: must be one of complete or fail", param="outcome")
+        if intent["status"] != "requires_action":
+            raise StripeApiError(
+                400,
+                "invalid_request_error",
+                self._unexpected_state("authenticated", intent, ("requires_action",)),
+                code="payment_intent_unexpected_state",
+            )
+        method = self.payment_methods[intent["payment_method"]]
+        intent["next_action"] = None
+        if outcome == "complete":
+            return self._approve(intent, method, publishable=publishable)
+        intent["status"] = "requires_payment_method"
+        intent["last_payment_error"] = {
+            "type": "invalid_request_error",
+            "code": "payment_intent_authentication_failure",
+            "message": AUTHENTICATION_FAILED,
+            "payment_method": public_method(method),
+        }
+        return 200, self._view(intent, publishable=publishable)
+
+    def _approve(
+        self, intent: dict[str, Any], method: dict[str, Any], *, publishable: bool
+    ) -> tuple[int, dict[str, Any]]:
+        intent["latest_charge"] = self._charge(intent, method, failure=None)
         if intent["capture_method"] == "manual":
             intent["status"] = "requires_capture"
             intent["amount_capturable"] = intent["amount"]

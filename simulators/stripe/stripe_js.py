@@ -2,9 +2,10 @@
 
 It implements only what our checkout page calls: `Stripe(publishableKey)`,
 `stripe.elements().create("card").mount(selector)` and `stripe.confirmCardPayment(clientSecret,
-{payment_method: {card, billing_details: {name}}})`. As with the real Stripe.js the card inputs
-have no `name` attributes (nothing reaches our server) and the card goes straight to the API at
-the origin the script was loaded from.
+{payment_method: {card, billing_details: {name}}})`, which shows a 3D Secure challenge (a modal
+with "Complete authentication" / "Fail authentication") when the card asks for one. As with the
+real Stripe.js the card inputs have no `name` attributes (nothing reaches our server) and the
+card goes straight to the API at the origin the script was loaded from.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ STRIPE_JS = r"""/* Local Stripe simulator: a stand-in for Stripe.js v3. Not the 
     [number, expiry, cvc].forEach(function (part) { box.appendChild(part.label); });
     var hint = document.createElement("p");
     hint.style.cssText = "margin:.25em 0 0;font:12px sans-serif;color:#555";
-    hint.textContent = "Test cards: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is " +
-      "declined; 4000 0000 0000 9995 has insufficient funds; 4000 0000 0000 0069 is expired.";
+    hint.textContent = "Test cards: 4242 4242 4242 4242 succeeds; 4000 0025 0000 3155 asks for " +
+      "3D Secure; 4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has insufficient " +
+      "funds; 4000 0000 0000 0069 is expired. Any future expiry, any CVC.";
     box.appendChild(hint);
     host.textContent = "";
     host.appendChild(box);
@@ -131,20 +133,79 @@ STRIPE_JS = r"""/* Local Stripe simulator: a stand-in for Stripe.js v3. Not the 
     if (name) {
       body.set("payment_method_data[billing_details][name]", name);
     }
-    var url = apiOrigin + "/v1/payment_intents/" + encodeURIComponent(intentId) + "/confirm";
-    return fetch(url, { method: "POST", body: body })
-      .then(function (response) { return response.json(); })
+    var key = this._key;
+    var intentUrl = apiOrigin + "/v1/payment_intents/" + encodeURIComponent(intentId);
+    return post(intentUrl + "/confirm", body)
       .then(function (answer) {
-        if (answer.error) {
-          return { error: answer.error };
+        if (answer.status !== "requires_action") {
+          return answer;
         }
-        return { paymentIntent: answer };
+        return challenge(answer).then(function (outcome) {
+          var reply = new URLSearchParams();
+          reply.set("key", key);
+          reply.set("client_secret", clientSecret);
+          reply.set("outcome", outcome);
+          return post(intentUrl + "/authenticate", reply);
+        });
       })
+      .then(settled)
       .catch(function (failure) {
         return { error: { type: "api_connection_error", code: "",
                           message: "Could not reach the Stripe simulator: " + failure } };
       });
   };
+
+  function post(url, body) {
+    return fetch(url, { method: "POST", body: body }).then(function (response) {
+      return response.json();
+    });
+  }
+
+  function settled(answer) {
+    if (answer.error) {
+      return { error: answer.error };
+    }
+    if (answer.status === "requires_payment_method" && answer.last_payment_error) {
+      return { error: Object.assign({}, answer.last_payment_error, { payment_intent: answer }) };
+    }
+    return { paymentIntent: answer };
+  }
+
+  // The bank's 3D Secure page, as Stripe.js shows it in a modal: the buyer completes or fails.
+  function challenge(intent) {
+    return new Promise(function (resolve) {
+      var overlay = document.createElement("div");
+      overlay.setAttribute("role", "dialog");
+      overlay.setAttribute("aria-modal", "true");
+      overlay.style.cssText = "position:fixed;inset:0;background:rgba(0,0,0,.5);display:flex;" +
+        "align-items:center;justify-content:center;z-index:2147483647";
+      var box = document.createElement("div");
+      box.style.cssText = "background:#fff;border:2px dashed #635bff;padding:1.5em;" +
+        "max-width:26em;font:15px sans-serif";
+      var title = document.createElement("h2");
+      title.textContent = "3D Secure (local Stripe simulator)";
+      title.style.cssText = "margin:0 0 .5em;font-size:18px;color:#635bff";
+      var text = document.createElement("p");
+      text.textContent = "Your bank asks you to confirm this payment of " + intent.amount +
+        " " + String(intent.currency).toUpperCase() + " (in minor units). This is a test page.";
+      box.appendChild(title);
+      box.appendChild(text);
+      [["Complete authentication", "complete"], ["Fail authentication", "fail"]].forEach(
+        function (choice) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.textContent = choice[0];
+          button.style.cssText = "margin:.5em .5em 0 0;font:15px sans-serif;padding:.4em .8em";
+          button.addEventListener("click", function () {
+            overlay.remove();
+            resolve(choice[1]);
+          });
+          box.appendChild(button);
+        });
+      overlay.appendChild(box);
+      document.body.appendChild(overlay);
+    });
+  }
 
   window.Stripe = Stripe;
 })();

@@ -22,6 +22,7 @@ from simulators.stripe.wire import API_VERSION, invalid, new_id, signature_heade
 
 # What a PaymentIntent's new status after a confirmation tells the endpoints.
 CONFIRMED_EVENTS = {
+    "requires_action": "payment_intent.requires_action",
     "requires_capture": "payment_intent.amount_capturable_updated",
     "succeeded": "payment_intent.succeeded",
 }

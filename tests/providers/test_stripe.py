@@ -637,22 +637,35 @@ def test_the_simulator_serves_a_stand_in_stripe_js(stripe_simulator: StripeSimul
 
 # A DOM just large enough for the stand-in Stripe.js; the test fills the inputs it renders.
 NODE_HARNESS = r"""
-const [scriptUrl, publishableKey, clientSecret, number] = process.argv.slice(1);  // node -e
+const [scriptUrl, publishableKey, clientSecret, number, choice] = process.argv.slice(1);
 const inputs = [];
+const buttons = [];
 function element(tag) {
-  const node = { tag, style: {}, children: [], textContent: "", value: "",
-                 appendChild(child) { this.children.push(child); return child; } };
+  const node = {
+    tag, style: {}, children: [], listeners: {}, textContent: "", value: "", removed: false,
+    appendChild(child) { this.children.push(child); return child; },
+    setAttribute(name, value) { this[name] = value; },
+    addEventListener(type, listener) { this.listeners[type] = listener; },
+    remove() { this.removed = true; },
+  };
   if (tag === "input") inputs.push(node);
+  if (tag === "button") buttons.push(node);
   return node;
 }
 const host = element("div");
 globalThis.window = globalThis;
 globalThis.document = {
   currentScript: { src: scriptUrl },
+  body: element("body"),
   createElement: element,
   createTextNode: (text) => ({ text }),
   querySelector: (selector) => (selector === "#card-element" ? host : null),
 };
+// The buyer answers a 3D Secure challenge as soon as one shows.
+const buyer = setInterval(() => {
+  const button = buttons.find((b) => b.textContent === choice);
+  if (button) { clearInterval(buyer); button.listeners.click(); }
+}, 10);
 (async () => {
   const source = await (await fetch(scriptUrl)).text();
   eval(source);
@@ -667,31 +680,43 @@ globalThis.document = {
   const result = await stripe.confirmCardPayment(clientSecret, {
     payment_method: { card, billing_details: { name: "Ada Lovelace" } },
   });
-  console.log(JSON.stringify({ result, inputs: inputs.length, named: names.length }));
+  clearInterval(buyer);
+  const challenged = buttons.length > 0;
+  const dialogs = document.body.children.filter((child) => !child.removed).length;
+  console.log(JSON.stringify({
+    result, inputs: inputs.length, named: names.length, challenged, dialogs,
+  }));
 })();
 """
+AUTHENTICATION_CARD = "4000002500003155"
+AUTHENTICATION_FAILED = (
+    "We are unable to authenticate your payment method. Please choose a different payment "
+    "method and try again."
+)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 @pytest.mark.parametrize(
-    ("number", "outcome"),
-    [(GOOD_CARD, "requires_capture"), ("4000000000000002", "Your card was declined.")],
+    ("number", "choice", "outcome"),
+    [
+        (GOOD_CARD, "", "requires_capture"),
+        ("4000000000000002", "", "Your card was declined."),
+        (AUTHENTICATION_CARD, "Complete authentication", "requires_capture"),
+        (AUTHENTICATION_CARD, "Fail authentication", AUTHENTICATION_FAILED),
+    ],
 )
 def test_the_stand_in_stripe_js_confirms_the_payment(
-    adapter: PaymentAdapter, stripe_simulator: StripeSimulator, number: str, outcome: str
+    adapter: PaymentAdapter,
+    stripe_simulator: StripeSimulator,
+    number: str,
+    choice: str,
+    outcome: str,
 ) -> None:
     request = _request()
     step = adapter.begin(request, URLS)
+    page = [step.data[name] for name in ("script_url", "publishable_key", "client_secret")]
     run = subprocess.run(
-        [
-            "node",
-            "-e",
-            NODE_HARNESS,
-            step.data["script_url"],
-            step.data["publishable_key"],
-            step.data["client_secret"],
-            number,
-        ],
+        ["node", "-e", NODE_HARNESS, *page, number, choice],
         capture_output=True,
         text=True,
         timeout=20,
@@ -699,16 +724,45 @@ def test_the_stand_in_stripe_js_confirms_the_payment(
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout)
     assert (answer["inputs"], answer["named"]) == (3, 0)
+    assert answer["challenged"] == bool(choice)
+    assert answer["dialogs"] == 0  # the challenge closed
     result = answer["result"]
     if "paymentIntent" in result:
         assert result["paymentIntent"]["id"] == step.reference
         assert result["paymentIntent"]["status"] == outcome
+        assert adapter.complete(request, reference=step.reference, params={}).ok
     else:
         assert result["error"]["message"] == outcome
+        failed = adapter.complete(request, reference=step.reference, params={})
+        assert (failed.state, failed.message) == (ResultState.FAILED, outcome)
     confirm = next(r for r in stripe_simulator.received if r.path.endswith("/confirm"))
     assert b"payment_method_data%5Bbilling_details%5D%5Bname%5D=Ada+Lovelace" in confirm.body
     intent = stripe_simulator.payment_intents[step.reference]
     assert stripe_simulator.payment_methods[intent["payment_method"]]["card"]["exp_year"] == 2040
+
+
+def test_3d_secure_leaves_the_payment_pending_until_the_buyer_answers(
+    adapter: PaymentAdapter, stripe_simulator: StripeSimulator
+) -> None:
+    request = _request(Operation.CHARGE)
+    step = adapter.begin(request, URLS)
+    confirmed = _pay_in_browser(stripe_simulator, step, AUTHENTICATION_CARD)
+    assert confirmed.json()["status"] == "requires_action"
+    assert confirmed.json()["next_action"]["type"] == "use_stripe_sdk"
+    waiting = adapter.complete(request, reference=step.reference, params={})
+    assert (waiting.ok, waiting.state) == (True, ResultState.PENDING)
+    assert not stripe_simulator.charges
+    answered = requests.post(
+        f"{stripe_simulator.url}/v1/payment_intents/{step.reference}/authenticate",
+        data={
+            "key": PUBLISHABLE_KEY,
+            "client_secret": step.data["client_secret"],
+            "outcome": "complete",
+        },
+        timeout=5,
+    )
+    assert answered.json()["status"] == "succeeded"
+    assert adapter.complete(request, reference=step.reference, params={}).ok
 
 
 def test_the_simulator_state_survives_a_restart(
