@@ -15,7 +15,7 @@ from django.db import IntegrityError
 from django.db import transaction as db_transaction
 
 from integrations.adapters import adapter_for
-from integrations.adapters.base import InvalidWebhook, ResultState, WebhookEvent
+from integrations.adapters.base import InvalidWebhook, ProviderError, ResultState, WebhookEvent
 from integrations.models import Integration
 from payments import ledger
 from payments.checkout_services import CHECKOUT_OPERATIONS, checkout_settle
@@ -46,6 +46,11 @@ def webhook_receive(
         # Nothing is recorded for a call we cannot attribute to the provider.
         logger.warning("Webhook for integration %s refused: %s", integration.pk, refusal)
         return WebhookOutcome(400, "Invalid webhook.")
+    except ProviderError as error:
+        # The provider verifies its own signature (PayPal) and could not be asked: it retries
+        # a call we do not acknowledge, so nothing is lost by answering "try again later".
+        logger.warning("Webhook for integration %s not verified: %s", integration.pk, error)
+        return WebhookOutcome(503, "Could not verify the webhook now; please retry.")
     return _apply(integration, event)
 
 

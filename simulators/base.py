@@ -150,6 +150,8 @@ _SERVER_ATTRIBUTES = frozenset(
         "_release_slow",
         "_thread",
         "_threads",  # ThreadingMixIn's, set on the first request
+        "server_name",  # HTTPServer.server_bind's
+        "server_port",
     }
 )
 

@@ -86,6 +86,8 @@ class FakeBrowserAdapter(AdapterBase):
         return super().abandon(request, reference=reference)
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
+        if headers.get("X-Verifier-Down"):
+            raise ProviderError("verification service timed out")
         expected = hmac.new(SIGNING_KEY, body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(headers.get("X-Fake-Signature", ""), expected):
             raise InvalidWebhook("bad signature")
@@ -357,3 +359,15 @@ def test_webhook_about_an_unknown_payment_is_recorded_only(card_checkout: dict[s
     assert Client().post(url, body, content_type="application/json", **headers).status_code == 200
     event = WebhookEventRow.objects.get()
     assert event.transaction is None and "no pending payment" in event.outcome
+
+
+def test_webhook_that_cannot_be_verified_now_asks_the_provider_to_retry(
+    card_checkout: dict[str, Any],
+) -> None:
+    body, headers = signed({"id": "evt_4", "type": "x", "reference": "r"})
+    url = reverse("payments:webhook", args=[card_checkout["method"].integration.webhook_token])
+    response = Client().post(
+        url, body, content_type="application/json", HTTP_X_VERIFIER_DOWN="1", **headers
+    )
+    assert response.status_code == 503
+    assert not WebhookEventRow.objects.exists()
