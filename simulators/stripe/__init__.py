@@ -1,21 +1,24 @@
 """Stripe's REST API (https://api.stripe.com) and Stripe.js, as our adapter and page use them.
 
-Supported: `GET /v1/balance`; PaymentIntents (`POST /v1/payment_intents`, `GET …/<id>`,
-`POST …/<id>/confirm|capture|cancel`, and `…/<id>/authenticate`, the simulator's stand-in for
-the 3D Secure page); `POST /v1/refunds`; `POST /v1/webhook_endpoints` (events
-are sent to them, see `webhooks`); and `GET /v3/`, a stand-in Stripe.js
-(`stripe_js`). Stripe's rules for PaymentIntents are in `payments`, its test cards in `cards`,
-its wire format in `wire`. Authentication as Stripe does it: the secret key as a Bearer token
-(what the stripe SDK sends) or as the Basic user name (what `curl -u sk_test_…:` sends); a
-publishable key (Bearer or the `key` form field, as Stripe.js sends it) only for confirming or
-reading a PaymentIntent together with its client secret.
+Routes: `GET /v1/balance`; `POST /v1/payment_intents`, `GET /v1/payment_intents/<id>`,
+`POST /v1/payment_intents/<id>/confirm|capture|cancel`; `POST /v1/refunds`;
+`POST /v1/webhook_endpoints`; `GET /v3/`, a stand-in Stripe.js; and, the simulator's own
+stand-in for the bank's 3D Secure page, `POST /v1/payment_intents/<id>/authenticate`.
+Stripe's rules live in `payments` and `refunds`, its test cards in `cards`, its events in
+`webhooks`, its wire format in `wire`.
+
+Authentication as Stripe does it: the secret key as a Bearer token (what the stripe SDK sends)
+or as the Basic user name (what `curl -u sk_test_…:` sends); a publishable key (Bearer or the
+`key` form field, as Stripe.js sends it) only to read, confirm or authenticate a PaymentIntent
+together with its client secret.
 
 Idempotency as Stripe's: a POST with an `Idempotency-Key` already seen is answered with the saved
 answer (and `Idempotent-Replayed: true`) when its endpoint and parameters are the same, and with
 400 `idempotency_error` when they differ; requests refused before running (bad parameters, bad
 keys) are not saved. Test cards: 4242424242424242 (and Stripe's other success cards) succeed,
-4000000000000002 is declined, 4000000000009995 has insufficient funds, 4000000000000069 is
-expired; `pm_card_visa` and `pm_card_chargeDeclined…` work as server-side payment methods.
+4000002500003155 asks for 3D Secure, 4000000000000002 is declined, 4000000000009995 has
+insufficient funds, 4000000000000069 is expired; `pm_card_visa` and `pm_card_chargeDeclined…`
+work as server-side payment methods.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from urllib.parse import parse_qsl
 
 from simulators.base import Request, Response, Simulator
 from simulators.stripe.payments import PaymentIntents
+from simulators.stripe.refunds import Refunds
 from simulators.stripe.stripe_js import STRIPE_JS
 from simulators.stripe.webhooks import CONFIRMED_EVENTS, WebhookEndpoints
 from simulators.stripe.wire import (
@@ -58,12 +62,13 @@ class _Saved:
     response: Response
 
 
-class StripeSimulator(PaymentIntents, WebhookEndpoints, Simulator):
+class StripeSimulator(PaymentIntents, Refunds, WebhookEndpoints, Simulator):
     internal_error = error_response(500, "api_error", "An unknown error occurred.")
 
     def __init__(self) -> None:
         Simulator.__init__(self)
         PaymentIntents.__init__(self)
+        Refunds.__init__(self)
         WebhookEndpoints.__init__(self)
         self.secret_keys: set[str] = set()
         # Keys Stripe.js may use (confirming a PaymentIntent with its client secret).

@@ -1,4 +1,4 @@
-"""PaymentIntents, their charges and refunds: the state Stripe keeps and the rules it applies."""
+"""PaymentIntents and their charges: the state Stripe keeps and the rules it applies."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from simulators.stripe.wire import (
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELABLE = (*CONFIRMABLE, "requires_capture", "processing")
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
-REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 CREATE_PARAMS = {
     "allowed_payment_method_types",
     "amount",
@@ -64,7 +63,7 @@ AUTHENTICATION_FAILED = (
 )
 
 
-def _check_three_decimal(amount: int, currency: str, param: str) -> None:
+def check_three_decimal(amount: int, currency: str, param: str) -> None:
     if currency in THREE_DECIMAL and amount % 10:
         # Stripe's rule for three-decimal currencies (the wording is the simulator's).
         raise invalid(
@@ -75,12 +74,11 @@ def _check_three_decimal(amount: int, currency: str, param: str) -> None:
 
 
 class PaymentIntents:
-    """The PaymentIntents, charges, refunds and payment methods of one Stripe account."""
+    """The PaymentIntents, charges and payment methods of one Stripe account."""
 
     def __init__(self) -> None:
         self.payment_intents: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
-        self.refunds: dict[str, dict[str, Any]] = {}
         self.payment_methods: dict[str, dict[str, Any]] = {}
 
     # --- PaymentIntents -------------------------------------------------------------------------
@@ -134,7 +132,7 @@ class PaymentIntents:
                 param="amount",
                 code="amount_too_small",
             )
-        _check_three_decimal(amount, currency, "amount")
+        check_three_decimal(amount, currency, "amount")
         if amount > MAX_AMOUNT:
             raise invalid(
                 f"Amount must be no more than {format_amount(MAX_AMOUNT, currency)}",
@@ -346,7 +344,7 @@ class PaymentIntents:
             )
         capturable = intent["amount_capturable"]
         amount = capturable if amount is None else amount
-        _check_three_decimal(amount, intent["currency"], "amount_to_capture")
+        check_three_decimal(amount, intent["currency"], "amount_to_capture")
         if amount > capturable:
             raise StripeApiError(
                 400,
@@ -392,95 +390,3 @@ class PaymentIntents:
         intent["cancellation_reason"] = reason
         intent["amount_capturable"] = 0
         return dict(intent)
-
-    # --- Refunds --------------------------------------------------------------------------------
-
-    def _refund(self, params: dict[str, Any]) -> dict[str, Any]:
-        for name in params:
-            if name not in ("amount", "charge", "payment_intent", "reason", "metadata", "expand"):
-                raise invalid(
-                    f"Received unknown parameter: {name}", param=name, code="parameter_unknown"
-                )
-        amount = integer_param(params, "amount", required=False)
-        reason = params.get("reason")
-        if reason is not None and reason not in REFUND_REASONS:
-            raise invalid(
-                f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason"
-            )
-        charge = self._refundable_charge(params)
-        currency = charge["currency"]
-        remaining = charge["amount_captured"] - charge["amount_refunded"]
-        if remaining <= 0:
-            raise StripeApiError(
-                400,
-                "invalid_request_error",
-                f"Charge {charge['id']} has already been refunded.",
-                code="charge_already_refunded",
-            )
-        amount = remaining if amount is None else amount
-        if amount == 0:
-            raise invalid("Invalid positive integer", param="amount")
-        _check_three_decimal(amount, currency, "amount")
-        if amount > remaining:
-            raise StripeApiError(
-                400,
-                "invalid_request_error",
-                f"Refund amount ({format_amount(amount, currency)}) is greater than unrefunded "
-                f"amount on charge ({format_amount(remaining, currency)})",
-                code="amount_too_large",
-                param="amount",
-            )
-        charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
-        refund_id = new_id("re")
-        refund = {
-            "id": refund_id,
-            "object": "refund",
-            "amount": amount,
-            "charge": charge["id"],
-            "created": int(time.time()),
-            "currency": currency,
-            "metadata": params.get("metadata", {}),
-            "payment_intent": charge["payment_intent"],
-            "reason": reason,
-            "status": "succeeded",
-        }
-        self.refunds[refund_id] = refund
-        return dict(refund)
-
-    def _refundable_charge(self, params: dict[str, Any]) -> dict[str, Any]:
-        charge_id, intent_id = params.get("charge"), params.get("payment_intent")
-        if bool(charge_id) == bool(intent_id):
-            raise invalid(
-                "You must pass either a charge or a payment_intent to create a refund.",
-                code="parameter_missing",
-            )
-        if intent_id:
-            intent = self.payment_intents.get(intent_id)
-            if intent is None:
-                raise invalid(
-                    f"No such payment_intent: '{intent_id}'",
-                    param="payment_intent",
-                    code="resource_missing",
-                )
-            charge_id = intent["latest_charge"]
-            if intent["status"] != "succeeded" or charge_id is None:
-                raise StripeApiError(
-                    400,
-                    "invalid_request_error",
-                    f"This PaymentIntent ({intent_id}) does not have a successful charge to "
-                    "refund.",
-                    code="charge_not_refundable",
-                    param="payment_intent",
-                )
-        charge = self.charges.get(str(charge_id))
-        if charge is None:
-            raise invalid(f"No such charge: '{charge_id}'", param="charge", code="resource_missing")
-        if not charge["captured"]:
-            raise StripeApiError(
-                400,
-                "invalid_request_error",
-                f"Charge {charge['id']} has not been captured; cancel its PaymentIntent instead.",
-                code="charge_not_refundable",
-            )
-        return charge
