@@ -862,3 +862,22 @@ def test_staff_capture_refund_and_cancel_through_our_services(
     void = payment_cancel(transaction=held, note="out of stock", actor=actor, idempotency_key="v-1")
     assert void.state == State.SUCCEEDED
     assert simulator.transactions[held.provider_reference].status == "voided"
+
+
+def test_the_simulator_refuses_what_the_gateway_refuses(simulator: AuthorizeNetSimulator) -> None:
+    def post(transaction: str, key: str = SETTINGS["transaction_key"]) -> str:
+        body = (
+            '<createTransactionRequest xmlns="AnetApi/xml/v1/schema/AnetApiSchema.xsd">'
+            f"<merchantAuthentication><name>{LOGIN}</name><transactionKey>{key}</transactionKey>"
+            f"</merchantAuthentication><transactionRequest>{transaction}</transactionRequest>"
+            "</createTransactionRequest>"
+        )
+        answer = requests.post(simulator.url + PATH, data=body.encode(), timeout=5)
+        return answer.content.decode("utf-8-sig")
+
+    no_ref = post("<transactionType>priorAuthCaptureTransaction</transactionType>")
+    assert "<code>E00027</code>" in no_ref and "<errorCode>33</errorCode>" in no_ref
+    unknown = post("<transactionType>voidTransaction</transactionType><refTransId>1</refTransId>")
+    assert "<errorCode>16</errorCode>" in unknown
+    wrong_key = post("<transactionType>voidTransaction</transactionType>", key="WrongKey00000000")
+    assert "<code>E00007</code>" in wrong_key
