@@ -265,15 +265,33 @@ def test_abandon_cancels_an_unpaid_payment(
     )
 
 
+@pytest.mark.parametrize("action", [Operation.AUTHORIZE, Operation.CHARGE])
 def test_abandon_after_paying_reports_the_payment(
+    adapter: PaymentAdapter, stripe_simulator: StripeSimulator, action: str
+) -> None:
+    """The buyer paid, the return never reached us, and the buyer then chose another method."""
+    request = _request(action)
+    step = adapter.begin(request, URLS)
+    _pay_in_browser(stripe_simulator, step)
+    result = adapter.abandon(request, reference=step.reference)
+    assert result.ok and result.state is ResultState.SUCCEEDED
+    assert result.reference == step.reference
+    assert stripe_simulator.payment_intents[step.reference]["status"] in (
+        "requires_capture",
+        "succeeded",
+    )
+
+
+def test_abandon_twice_cancels_once(
     adapter: PaymentAdapter, stripe_simulator: StripeSimulator
 ) -> None:
     request = _request()
-    reference = _paid(adapter, stripe_simulator, request)
-    stripe_simulator.payment_intents[reference]["status"] = "succeeded"  # captured meanwhile
-    result = adapter.abandon(request, reference=reference)
-    assert result.ok and result.state is ResultState.SUCCEEDED
-    assert result.reference == reference
+    step = adapter.begin(request, URLS)
+    first = adapter.abandon(request, reference=step.reference)
+    again = adapter.abandon(request, reference=step.reference)
+    assert first.state is again.state is ResultState.FAILED
+    cancels = [r for r in stripe_simulator.received if r.path.endswith("/cancel")]
+    assert len(cancels) == 1
 
 
 # --- staff operations ------------------------------------------------------------------------

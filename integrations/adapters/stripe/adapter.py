@@ -179,19 +179,22 @@ class StripeAdapter(AdapterBase):
         return self._intent_result(intent)
 
     def abandon(self, request: PaymentRequest, *, reference: str) -> ProviderResult:
-        try:
-            intent = self._call(
-                lambda client: client.v1.payment_intents.cancel(
-                    reference,
-                    {"cancellation_reason": "abandoned"},
-                    {"idempotency_key": f"{request.idempotency_key}-abandon"},
+        intent = self._retrieve(reference)
+        # Paid or authorized after all (the buyer's return got lost): that is the outcome.
+        if intent.status not in ("requires_capture", "succeeded", "canceled"):
+            try:
+                intent = self._call(
+                    lambda client: client.v1.payment_intents.cancel(
+                        reference,
+                        {"cancellation_reason": "abandoned"},
+                        {"idempotency_key": f"{request.idempotency_key}-abandon"},
+                    )
                 )
-            )
-        except stripe.InvalidRequestError as error:
-            if error.code != "payment_intent_unexpected_state":
-                return self._refused(error, reference)
-            # Already paid (or already canceled): say what happened.
-            intent = self._retrieve(reference)
+            except stripe.InvalidRequestError as error:
+                if error.code != "payment_intent_unexpected_state":
+                    return self._refused(error, reference)
+                # The buyer finished paying a moment ago: say what happened.
+                intent = self._retrieve(reference)
         if intent.status == "canceled":
             return ProviderResult(
                 ok=False,
