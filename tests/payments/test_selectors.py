@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 from django.utils import timezone
 
 from integrations.adapters import ADAPTERS
-from integrations.adapters.stripe_adapter import StripeAdapter
+from integrations.adapters.base import Operation
 from integrations.types import IntegrationType
 from payments import services
 from payments.models import PaymentTransaction
@@ -24,7 +25,7 @@ from payments.selectors import (
     refundable_amount,
 )
 from tests.factories import UserFactory
-from tests.payments.support import key, make_order, offered_method, staff
+from tests.payments.support import FakeCardAdapter, key, make_order, offered_method, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -97,11 +98,14 @@ def test_users_without_the_permissions_see_no_actions(fake_card):
     assert available_actions(transaction=auth, user=order.customer_user.user) == set()
 
 
+class CaptureOnlyAdapter(FakeCardAdapter):
+    supports: ClassVar[frozenset[Operation]] = frozenset({Operation.CAPTURE})
+
+
 def test_only_what_the_adapter_supports_is_offered(fake_card, monkeypatch):
     _, auth = authorize()
-    # The real Stripe adapter has no money operations yet.
-    monkeypatch.setitem(ADAPTERS, IntegrationType.STRIPE, StripeAdapter)
-    assert available_actions(transaction=auth, user=staff()) == set()
+    monkeypatch.setitem(ADAPTERS, IntegrationType.STRIPE, CaptureOnlyAdapter)
+    assert available_actions(transaction=auth, user=staff()) == {CAPTURE}
 
 
 def test_a_deleted_integration_offers_no_actions(fake_card):
