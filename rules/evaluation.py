@@ -33,6 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from integrations.adapters import takes_payments_for
 from integrations.models import PaymentMethod
 from integrations.types import IntegrationType, environment_allowed
 from rules import expressions
@@ -157,6 +158,8 @@ def method_refusal(method: PaymentMethod, checkout: Checkout) -> str:
         return "no longer offered by its integration"
     if not environment_allowed(integration.environment):
         return "test-mode integration in a production deployment"
+    if not takes_payments_for(integration.type, method.kind):
+        return "its provider cannot take this kind of payment yet"
     if integration.type in NEEDS_NON_ZERO_TOTAL and checkout.total <= 0:
         return "the provider needs a non-zero total"
     if integration.type == IntegrationType.PAYMENT_TERM and not checkout.payment_term:

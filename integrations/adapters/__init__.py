@@ -37,6 +37,15 @@ def adapter_class_for(integration_type: str) -> type[PaymentAdapter] | None:
     return ADAPTERS.get(integration_type) or OFFLINE_ADAPTERS.get(integration_type)
 
 
+def takes_payments_for(integration_type: str, method_kind: str) -> bool:
+    """Whether the adapter of `integration_type` can take payments for methods of `method_kind`."""
+    adapter_class = adapter_class_for(integration_type)
+    if adapter_class is None:
+        return False
+    kinds = adapter_class.method_kinds
+    return kinds is None or method_kind in kinds
+
+
 def adapter_for(integration: Integration) -> PaymentAdapter:
     """Build the adapter from the row as it is now, so edits take effect at once."""
     adapter_class = adapter_class_for(integration.type)

@@ -169,6 +169,7 @@ class PaymentAdapter(Protocol):
     # the rest of the hold, as Stripe and Authorize.Net do).
     multiple_captures: ClassVar[bool]
     browser_step: ClassVar[bool]
+    method_kinds: ClassVar[frozenset[str] | None]
 
     def __init__(self, config: AdapterConfig) -> None: ...
 
@@ -236,6 +237,8 @@ class AdapterBase:
     # Whether AUTHORIZE/CHARGE at checkout go through the buyer's browser (begin → complete)
     # rather than one server call (authorize()/charge()).
     browser_step: ClassVar[bool] = False
+    # The method kinds (PaymentMethod.kind) this adapter can take payments for; None for all.
+    method_kinds: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config

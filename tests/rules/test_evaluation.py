@@ -220,7 +220,9 @@ def _unsaved_method(**integration_fields: Any) -> PaymentMethod:
         "environment": Environment.SANDBOX,
         **integration_fields,
     }
-    return PaymentMethod(integration=Integration(**values), identifier="m", is_offered=True)
+    return PaymentMethod(
+        integration=Integration(**values), identifier="m", kind="credit_card", is_offered=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -776,11 +778,16 @@ def test_methods_no_longer_offered_are_not_offered(make_rule, actor, check) -> N
     )
     card, echeck = authnet.methods.order_by("id")
     rule = make_rule(card, echeck, check)
-    assert labels(resolve(checkout())) == ["Authorize.Net", "Authorize.Net (eCheck)", "Check"]
-    PaymentMethod.objects.filter(pk=echeck.pk).update(is_offered=False)
     result = resolve(checkout())
+    # eCheck has no payment step yet, so its provider cannot take it: never offered.
     assert labels(result) == ["Authorize.Net", "Check"]
-    assert trace_of(result, rule).methods[1].reason == "no longer offered by its integration"
+    assert trace_of(result, rule).methods[1].reason == (
+        "its provider cannot take this kind of payment yet"
+    )
+    PaymentMethod.objects.filter(pk=card.pk).update(is_offered=False)
+    result = resolve(checkout())
+    assert labels(result) == ["Check"]
+    assert trace_of(result, rule).methods[0].reason == "no longer offered by its integration"
 
 
 def test_zero_total_hides_online_providers_but_not_check(make_rule, actor, check) -> None:

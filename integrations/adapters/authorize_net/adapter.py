@@ -50,6 +50,8 @@ class AuthorizeNetAdapter(AdapterBase):
     # A priorAuthCapture settles the authorization once; the rest of the hold is released.
     multiple_captures: ClassVar[bool] = False
     browser_step: ClassVar[bool] = True
+    # eCheck (the integration's second method) has no browser step yet: rules do not offer it.
+    method_kinds: ClassVar[frozenset[str] | None] = frozenset({"credit_card"})
 
     # --- plumbing -------------------------------------------------------------------------------
 
