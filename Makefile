@@ -22,7 +22,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python -m simulators & simulators=$$!; \
 	trap 'kill $$simulators 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/python manage.py seed_demo && \
+	PORT=$(PORT) $(BIN)/python manage.py seed_demo --pay-through-simulators --wait 15 && \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install

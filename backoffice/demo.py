@@ -8,6 +8,23 @@ work with no internet and no provider account.
 from __future__ import annotations
 
 import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+
+from integrations.adapters.base import CheckoutUrls
+from payments.ledger import PaymentError
+from simulators.demo_buyer import DemoPaymentError
+
+if TYPE_CHECKING:
+    from backoffice.models import CustomerUser, Order
+    from integrations.models import PaymentMethod
+    from payments.models import PaymentTransaction
+
+__all__ = ["DemoPaymentError", "demo_method", "pay_demo_order", "simulators_reachable"]
 
 _BASE_PORT = int(os.environ.get("DEMO_SIMULATOR_PORT_BASE", "8470"))
 
@@ -49,3 +66,66 @@ def demo_credentials() -> dict[str, list[tuple[str, ...]]]:
                 (values["api_login_id"], values["transaction_key"], values["client_key"])
             )
     return found
+
+
+def simulators_reachable(urls: list[str], timeout_seconds: float) -> bool:
+    """Whether the simulators at `urls` answer, waiting a little for `make run` to start them."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            for url in urls:
+                parts = urlsplit(url)
+                socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.25)
+        else:
+            return True
+
+
+def demo_method(spec: dict[str, Any]) -> PaymentMethod:
+    from integrations.models import Integration
+
+    integration_name, kind = spec["method"]
+    return Integration.objects.alive().get(name=integration_name).methods.get(kind=kind)
+
+
+def pay_demo_order(spec: dict[str, Any], buyer: CustomerUser) -> Order:
+    """Create the order of `spec` and pay it as the buyer would, through the simulators.
+
+    All or nothing: an order whose payment the simulator did not approve is not kept.
+    """
+    from backoffice.management.commands.seed_demo import create_demo_order
+    from payments.browser_checkout import checkout_complete, checkout_step, return_token
+    from payments.checkout_services import checkout_submit
+    from payments.models import State
+    from simulators.demo_buyer import pay
+
+    method = demo_method(spec)
+    base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+
+    def urls(row: PaymentTransaction) -> CheckoutUrls:
+        token = return_token(row)
+        return CheckoutUrls(
+            return_url=f"{base}/payment/return/{token}/",
+            cancel_url=f"{base}/payment/cancel/{token}/",
+            notify_url=f"{base}/payment/notify/{token}/",
+        )
+
+    with transaction.atomic():
+        order = create_demo_order(spec, buyer)
+        try:
+            row = checkout_submit(
+                order=order,
+                method=method,
+                customer_user=buyer,
+                idempotency_key=f"demo-{order.number}",
+                urls_for=urls,
+            )
+            row = checkout_complete(row=row, params=pay(checkout_step(row=row, urls=urls(row))))
+        except PaymentError as error:
+            raise DemoPaymentError(str(error)) from error
+        if row.state != State.SUCCEEDED:
+            raise DemoPaymentError(row.message or f"the payment is {row.state}")
+    return order

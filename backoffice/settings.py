@@ -164,5 +164,7 @@ LOGGING = {
         # authorizenet the XML with the transaction key. Their warnings and errors carry none.
         "paypalrestsdk": {"level": "WARNING"},
         "authorizenet.sdk": {"level": "WARNING"},
+        # stripe logs every request at INFO; nothing secret, but noise beside our own log.
+        "stripe": {"level": "WARNING"},
     },
 }

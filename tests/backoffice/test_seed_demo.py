@@ -84,3 +84,57 @@ def test_seed_demo_orders_await_payment_in_two_currencies_on_both_websites():
     assert {o.website.code for o in orders} == {"us", "eu"}
     assert all(o.total == sum(line.price * line.quantity for line in o.lines.all()) for o in orders)
     assert all(o.payment_status == "pending" for o in orders)
+
+
+def _point_demo_at(name: str, simulator_url: str) -> None:
+    integration = Integration.objects.get(name=name)
+    integration.settings["api_base_url"] = simulator_url
+    integration.save(update_fields=["settings"])
+
+
+def test_seed_demo_pays_orders_through_the_simulators_for_sales_to_capture(
+    stripe_simulator, paypal_simulator
+):
+    """With the simulators running, the sales demo gets authorizations a capture can reach."""
+    from decimal import Decimal
+
+    from backoffice.demo import demo_credentials
+    from payments.models import PaymentTransaction, State
+    from payments.services import payment_capture
+    from payments.status import PaymentStatus
+    from tests.payments.support import staff
+
+    _seed()  # without the flag: nothing is paid
+    assert not PaymentTransaction.objects.exists()
+    for secret_key, publishable_key in demo_credentials()["stripe"]:
+        stripe_simulator.secret_keys.add(secret_key)
+        stripe_simulator.publishable_keys.add(publishable_key)
+    for client_id, client_secret in demo_credentials()["paypal"]:
+        paypal_simulator.clients[client_id] = client_secret
+    _point_demo_at("Demo Stripe", stripe_simulator.url)
+    _point_demo_at("Demo PayPal Express", paypal_simulator.url)
+
+    call_command("seed_demo", "--pay-through-simulators", stdout=io.StringIO())
+    call_command("seed_demo", "--pay-through-simulators", stdout=io.StringIO())
+
+    authorizations = PaymentTransaction.objects.filter(operation="authorize")
+    assert sorted(a.order.number for a in authorizations) == ["SO-1004", "SO-1005"]
+    assert all(a.state == State.SUCCEEDED and a.is_open for a in authorizations)
+    assert {a.order.payment_status for a in authorizations} == {PaymentStatus.AUTHORIZED}
+    paypal = authorizations.get(order__number="SO-1005")
+    first = payment_capture(
+        transaction=paypal, amount=Decimal("1000.00"), actor=staff(), idempotency_key="c-1"
+    )
+    assert first.state == State.SUCCEEDED
+
+
+def test_seed_demo_without_the_simulators_says_so_and_pays_nothing(unreachable_url):
+    from payments.models import PaymentTransaction
+
+    _seed()
+    _point_demo_at("Demo Stripe", unreachable_url)
+    _point_demo_at("Demo PayPal Express", unreachable_url)
+    out = io.StringIO()
+    call_command("seed_demo", "--pay-through-simulators", stdout=out)
+    assert "simulators are not running" in out.getvalue()
+    assert not PaymentTransaction.objects.exists()

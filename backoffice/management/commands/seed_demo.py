@@ -7,10 +7,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from backoffice.demo import simulator_url
+from backoffice.demo import (
+    DemoPaymentError,
+    demo_method,
+    pay_demo_order,
+    simulator_url,
+    simulators_reachable,
+)
 from backoffice.models import (
     Address,
     Customer,
@@ -162,6 +168,20 @@ DEMO_INTEGRATIONS: list[dict[str, Any]] = [
 class Command(BaseCommand):
     help = "Create demo users, customers and one sandbox integration of every type (idempotent)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--pay-through-simulators",
+            action="store_true",
+            help="Also create orders paid by card and PayPal and awaiting capture, paying them "
+            "through the running provider simulators (`make run` does).",
+        )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            help="Seconds to wait for the simulators to start (with --pay-through-simulators).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.IS_PRODUCTION:
             raise CommandError("seed_demo is refused in a production deployment.")
@@ -171,6 +191,8 @@ class Command(BaseCommand):
             created = self._integrations(admin)
             rules_created = self._rules(admin)
             self._orders()
+        if options["pay_through_simulators"]:
+            self._authorized_orders(wait=options["wait"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({created} integrations, {rules_created} payment rules created). "
@@ -285,28 +307,62 @@ class Command(BaseCommand):
         """Orders of the demo buyer awaiting payment, in two currencies on both websites."""
         buyer = CustomerUser.objects.select_related("customer").get(user__username="buyer")
         for spec in DEMO_ORDERS:
-            if Order.objects.filter(number=spec["number"]).exists():
-                continue
-            address = Address.objects.create(name="Bea Buyer", **spec["address"])
-            lines = [
-                OrderLine(sku=sku, name=name, quantity=qty, price=Decimal(price))
-                for sku, name, qty, price in spec["lines"]
-            ]
-            total = sum((line.price * line.quantity for line in lines), Decimal(0))
-            order = Order.objects.create(
-                number=spec["number"],
-                customer=buyer.customer,
-                customer_user=buyer,
-                website=Website.objects.get(code=spec["website"]),
-                currency=spec["currency"],
-                subtotal=total,
-                total=total,
-                billing_address=address,
-                shipping_address=address,
+            if not Order.objects.filter(number=spec["number"]).exists():
+                create_demo_order(spec, buyer)
+
+    def _authorized_orders(self, *, wait: float) -> None:
+        """Orders paid by card and PayPal and only authorized, for sales staff to capture.
+
+        They are paid through the demo simulators as a buyer would pay them, so the simulators
+        hold the authorizations a capture then asks for; without the simulators they wait.
+        """
+        buyer = CustomerUser.objects.select_related("customer").get(user__username="buyer")
+        missing = [
+            spec
+            for spec in DEMO_AUTHORIZED_ORDERS
+            if not Order.objects.filter(number=spec["number"]).exists()
+        ]
+        if not missing:
+            return
+        urls = [str(demo_method(spec).integration.settings.get("api_base_url")) for spec in missing]
+        if not simulators_reachable(urls, timeout_seconds=wait):
+            self.stdout.write(
+                self.style.WARNING(
+                    "The provider simulators are not running, so the authorized demo orders "
+                    "were not created (`make run` starts the simulators and creates them)."
+                )
             )
-            for line in lines:
-                line.order = order
-            OrderLine.objects.bulk_create(lines)
+            return
+        for spec in missing:
+            try:
+                pay_demo_order(spec, buyer)
+            except DemoPaymentError as error:
+                self.stdout.write(self.style.WARNING(f"{spec['number']} not created: {error}"))
+
+
+def create_demo_order(spec: dict[str, Any], buyer: CustomerUser) -> Order:
+    """An order of the demo buyer from `spec` (number, website, currency, address, lines)."""
+    address = Address.objects.create(name="Bea Buyer", **spec["address"])
+    lines = [
+        OrderLine(sku=sku, name=name, quantity=qty, price=Decimal(price))
+        for sku, name, qty, price in spec["lines"]
+    ]
+    total = sum((line.price * line.quantity for line in lines), Decimal(0))
+    order = Order.objects.create(
+        number=spec["number"],
+        customer=buyer.customer,
+        customer_user=buyer,
+        website=Website.objects.get(code=spec["website"]),
+        currency=spec["currency"],
+        subtotal=total,
+        total=total,
+        billing_address=address,
+        shipping_address=address,
+    )
+    for line in lines:
+        line.order = order
+    OrderLine.objects.bulk_create(lines)
+    return order
 
 
 DEMO_ORDERS: list[dict[str, Any]] = [
@@ -351,6 +407,44 @@ DEMO_ORDERS: list[dict[str, Any]] = [
             "country": "DE",
         },
         "lines": [("VALVE-50", "Ball valve DN50", 10, "35.00")],
+    },
+]
+
+# Paid by card or PayPal and only authorized: for the sales demo (capture, cancel, refund).
+DEMO_AUTHORIZED_ORDERS: list[dict[str, Any]] = [
+    {
+        "number": "SO-1004",
+        "website": "us",
+        "currency": "USD",
+        "address": {
+            "street": "2200 Ross Ave",
+            "city": "Dallas",
+            "postal_code": "75201",
+            "region": "US-TX",
+            "country": "US",
+        },
+        "lines": [
+            ("GEAR-12", "Gearbox 12:1", 1, "1180.00"),
+            ("SEAL-KIT", "Seal kit", 3, "23.50"),
+        ],
+        "method": ("Demo Stripe", "credit_card"),
+    },
+    {
+        "number": "SO-1005",
+        "website": "us",
+        "currency": "USD",
+        "address": {
+            "street": "600 Congress Ave",
+            "city": "Austin",
+            "postal_code": "78701",
+            "region": "US-TX",
+            "country": "US",
+        },
+        "lines": [
+            ("CONV-2M", "Belt conveyor 2 m", 2, "1240.00"),
+            ("MOTOR-1K", "Drive motor 1 kW", 2, "180.00"),
+        ],
+        "method": ("Demo PayPal Express", "paypal_express"),
     },
 ]
 
