@@ -20,18 +20,19 @@ STRIPE_JS = r"""/* Local Stripe simulator: a stand-in for Stripe.js v3. Not the 
     return String(text || "").replace(/\D/g, "");
   }
 
-  function input(labelText, placeholder, autocomplete, size) {
+  // One labelled field; `flex` sizes it in the row (the number gets the most room).
+  function input(labelText, placeholder, autocomplete, flex) {
     var label = document.createElement("label");
-    label.style.cssText = "display:inline-block;margin:0 .75em .5em 0;font:14px sans-serif";
+    label.style.cssText = "display:flex;flex-direction:column;gap:.2em;flex:" + flex +
+      ";min-width:0;font:13px/1.3 system-ui,sans-serif;color:#30313d";
     label.appendChild(document.createTextNode(labelText));
-    label.appendChild(document.createElement("br"));
     var field = document.createElement("input");
     field.type = "text";
     field.inputMode = "numeric";
     field.placeholder = placeholder;
     field.autocomplete = autocomplete;
-    field.size = size;
-    field.style.cssText = "font:16px monospace;padding:.3em";
+    field.style.cssText = "box-sizing:border-box;width:100%;font:15px ui-monospace,monospace;" +
+      "padding:.4em .5em;border:1px solid #c9cdd6;border-radius:4px;color:#30313d";
     label.appendChild(field);
     return { label: label, field: field };
   }
@@ -47,17 +48,20 @@ STRIPE_JS = r"""/* Local Stripe simulator: a stand-in for Stripe.js v3. Not the 
     }
     var box = document.createElement("fieldset");
     box.className = "stripe-simulator-card";
-    box.style.cssText = "border:2px dashed #635bff;padding:.75em;margin:0";
+    box.style.cssText = "border:0;padding:0;margin:0;min-width:0";
     var legend = document.createElement("legend");
     legend.textContent = "Card (local Stripe simulator)";
-    legend.style.cssText = "font:bold 14px sans-serif;color:#635bff";
+    legend.style.cssText = "padding:0 0 .5em;font:600 12px system-ui,sans-serif;color:#635bff";
     box.appendChild(legend);
-    var number = input("Card number", "4242 4242 4242 4242", "cc-number", 22);
-    var expiry = input("Expiry", "MM / YY", "cc-exp", 7);
-    var cvc = input("CVC", "123", "cc-csc", 4);
-    [number, expiry, cvc].forEach(function (part) { box.appendChild(part.label); });
+    var row = document.createElement("div");
+    row.style.cssText = "display:flex;flex-wrap:wrap;gap:.6em .75em";
+    var number = input("Card number", "4242 4242 4242 4242", "cc-number", "2 1 12em");
+    var expiry = input("Expiry", "MM / YY", "cc-exp", "1 1 5em");
+    var cvc = input("CVC", "123", "cc-csc", "1 1 4em");
+    [number, expiry, cvc].forEach(function (part) { row.appendChild(part.label); });
+    box.appendChild(row);
     var hint = document.createElement("p");
-    hint.style.cssText = "margin:.25em 0 0;font:12px sans-serif;color:#555";
+    hint.style.cssText = "margin:.6em 0 0;font:12px/1.4 system-ui,sans-serif;color:#6a7383";
     hint.textContent = "Test cards: 4242 4242 4242 4242 succeeds; 4000 0025 0000 3155 asks for " +
       "3D Secure; 4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has insufficient " +
       "funds; 4000 0000 0000 0069 is expired. Any future expiry, any CVC.";
@@ -171,37 +175,60 @@ STRIPE_JS = r"""/* Local Stripe simulator: a stand-in for Stripe.js v3. Not the 
     return { paymentIntent: answer };
   }
 
+  // Stripe's currencies without minor units, and those with three (whose amounts end in 0).
+  var ZERO_DECIMAL = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
+                      "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
+  var THREE_DECIMAL = ["bhd", "jod", "kwd", "omr", "tnd"];
+
+  function formatAmount(minorUnits, currency) {
+    var code = String(currency).toLowerCase();
+    var digits = ZERO_DECIMAL.indexOf(code) >= 0 ? 0 : THREE_DECIMAL.indexOf(code) >= 0 ? 3 : 2;
+    return (minorUnits / Math.pow(10, digits)).toFixed(digits) + " " + code.toUpperCase();
+  }
+
   // The bank's 3D Secure page, as Stripe.js shows it in a modal: the buyer completes or fails.
   function challenge(intent) {
     return new Promise(function (resolve) {
       var overlay = document.createElement("div");
       overlay.setAttribute("role", "dialog");
       overlay.setAttribute("aria-modal", "true");
+      overlay.setAttribute("aria-labelledby", "stripe-simulator-3ds-title");
       overlay.style.cssText = "position:fixed;inset:0;background:rgba(0,0,0,.5);display:flex;" +
         "align-items:center;justify-content:center;z-index:2147483647";
       var box = document.createElement("div");
-      box.style.cssText = "background:#fff;border:2px dashed #635bff;padding:1.5em;" +
-        "max-width:26em;font:15px sans-serif";
+      box.style.cssText = "background:#fff;border-top:4px solid #635bff;border-radius:8px;" +
+        "padding:1.5em 1.75em;max-width:32em;font:15px/1.5 system-ui,sans-serif;color:#30313d;" +
+        "box-shadow:0 10px 30px rgba(0,0,0,.25)";
+      var badge = document.createElement("p");
+      badge.textContent = "Local Stripe simulator: a test page, not your bank";
+      badge.style.cssText = "margin:0 0 .5em;font:600 12px system-ui,sans-serif;color:#635bff";
       var title = document.createElement("h2");
-      title.textContent = "3D Secure (local Stripe simulator)";
-      title.style.cssText = "margin:0 0 .5em;font-size:18px;color:#635bff";
+      title.id = "stripe-simulator-3ds-title";
+      title.textContent = "3D Secure authentication";
+      title.style.cssText = "margin:0 0 .5em;font-size:19px";
       var text = document.createElement("p");
-      text.textContent = "Your bank asks you to confirm this payment of " + intent.amount +
-        " " + String(intent.currency).toUpperCase() + " (in minor units). This is a test page.";
+      text.textContent = "Your bank asks you to confirm this payment of " +
+        formatAmount(intent.amount, intent.currency) + ".";
+      text.style.cssText = "margin:0 0 1.25em";
+      var actions = document.createElement("div");
+      actions.style.cssText = "display:flex;flex-wrap:wrap;gap:.6em";
+      [["Complete authentication", "complete", "#635bff", "#fff"],
+       ["Fail authentication", "fail", "#eef0f4", "#30313d"]].forEach(function (choice) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = choice[0];
+        button.style.cssText = "font:inherit;padding:.45em 1em;border:0;border-radius:6px;" +
+          "cursor:pointer;background:" + choice[2] + ";color:" + choice[3];
+        button.addEventListener("click", function () {
+          overlay.remove();
+          resolve(choice[1]);
+        });
+        actions.appendChild(button);
+      });
+      box.appendChild(badge);
       box.appendChild(title);
       box.appendChild(text);
-      [["Complete authentication", "complete"], ["Fail authentication", "fail"]].forEach(
-        function (choice) {
-          var button = document.createElement("button");
-          button.type = "button";
-          button.textContent = choice[0];
-          button.style.cssText = "margin:.5em .5em 0 0;font:15px sans-serif;padding:.4em .8em";
-          button.addEventListener("click", function () {
-            overlay.remove();
-            resolve(choice[1]);
-          });
-          box.appendChild(button);
-        });
+      box.appendChild(actions);
       overlay.appendChild(box);
       document.body.appendChild(overlay);
     });
