@@ -290,5 +290,21 @@ class AdapterBase:
         raise UnsupportedOperation(Operation.REFUND)
 
 
+class BrowserPaymentAdapter(AdapterBase):
+    """A card or PayPal provider: the buyer pays in the browser; staff capture, cancel, refund."""
+
+    supports: ClassVar[frozenset[Operation]] = frozenset(
+        {
+            Operation.CHECK_CREDENTIALS,
+            Operation.AUTHORIZE,
+            Operation.CHARGE,
+            Operation.CAPTURE,
+            Operation.CANCEL,
+            Operation.REFUND,
+        }
+    )
+    browser_step: ClassVar[bool] = True
+
+
 def unreachable(error: BaseException | str) -> ConnectionCheck:
     return ConnectionCheck(ok=False, message=f"Could not reach the provider: {error}")

@@ -22,7 +22,7 @@ import requests
 
 from integrations.adapters import payflow_nvp
 from integrations.adapters.base import (
-    AdapterBase,
+    BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
     Operation,
@@ -48,21 +48,10 @@ def secure_token_id(idempotency_key: str) -> str:
     return str(uuid.UUID(bytes=hashlib.sha256(f"payflow:{idempotency_key}".encode()).digest()[:16]))
 
 
-class PayflowAdapter(AdapterBase):
-    supports: ClassVar[frozenset[Operation]] = frozenset(
-        {
-            Operation.CHECK_CREDENTIALS,
-            Operation.AUTHORIZE,
-            Operation.CHARGE,
-            Operation.CAPTURE,
-            Operation.CANCEL,
-            Operation.REFUND,
-        }
-    )
+class PayflowAdapter(BrowserPaymentAdapter):
     # Every delayed capture says CAPTURECOMPLETE=N, so the rest stays authorized until captured
     # or voided.
     multiple_captures: ClassVar[bool] = True
-    browser_step: ClassVar[bool] = True
 
     # --- transport ------------------------------------------------------------------------------
 

@@ -20,10 +20,9 @@ from authorizenet import apicontractsv1, apicontrollers, constants
 
 from integrations.adapters.authorize_net import api, results, webhooks
 from integrations.adapters.base import (
-    AdapterBase,
+    BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
-    Operation,
     PaymentRequest,
     PaymentStep,
     ProviderError,
@@ -36,20 +35,9 @@ from integrations.adapters.base import (
 from integrations.types import PaymentAction
 
 
-class AuthorizeNetAdapter(AdapterBase):
-    supports: ClassVar[frozenset[Operation]] = frozenset(
-        {
-            Operation.CHECK_CREDENTIALS,
-            Operation.AUTHORIZE,
-            Operation.CHARGE,
-            Operation.CAPTURE,
-            Operation.CANCEL,
-            Operation.REFUND,
-        }
-    )
+class AuthorizeNetAdapter(BrowserPaymentAdapter):
     # A priorAuthCapture settles the authorization once; the rest of the hold is released.
     multiple_captures: ClassVar[bool] = False
-    browser_step: ClassVar[bool] = True
     # eCheck (the integration's second method) has no browser step yet: rules do not offer it.
     method_kinds: ClassVar[frozenset[str] | None] = frozenset({"credit_card"})
 

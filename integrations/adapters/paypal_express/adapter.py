@@ -16,7 +16,7 @@ import requests
 from paypalrestsdk import exceptions as paypal_errors
 
 from integrations.adapters.base import (
-    AdapterBase,
+    BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
     Operation,
@@ -39,20 +39,9 @@ from integrations.adapters.paypal_express.results import (
 from integrations.adapters.paypal_express.webhooks import verified_event
 
 
-class PayPalExpressAdapter(AdapterBase):
-    supports: ClassVar[frozenset[Operation]] = frozenset(
-        {
-            Operation.CHECK_CREDENTIALS,
-            Operation.AUTHORIZE,
-            Operation.CHARGE,
-            Operation.CAPTURE,
-            Operation.CANCEL,
-            Operation.REFUND,
-        }
-    )
+class PayPalExpressAdapter(BrowserPaymentAdapter):
     # PayPal lets several partial captures follow one authorization, up to its amount.
     multiple_captures: ClassVar[bool] = True
-    browser_step: ClassVar[bool] = True
 
     def _api(self) -> BoundedApi:
         options: dict[str, Any] = {

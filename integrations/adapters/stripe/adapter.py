@@ -15,7 +15,7 @@ import stripe
 from stripe.params import PaymentIntentCaptureParams, PaymentIntentCreateParams, RefundCreateParams
 
 from integrations.adapters.base import (
-    AdapterBase,
+    BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
     Operation,
@@ -85,20 +85,9 @@ def _without_secrets(value: Any) -> Any:
     return value
 
 
-class StripeAdapter(AdapterBase):
-    supports: ClassVar[frozenset[Operation]] = frozenset(
-        {
-            Operation.CHECK_CREDENTIALS,
-            Operation.AUTHORIZE,
-            Operation.CHARGE,
-            Operation.CAPTURE,
-            Operation.CANCEL,
-            Operation.REFUND,
-        }
-    )
+class StripeAdapter(BrowserPaymentAdapter):
     # Stripe's first capture releases the rest of the hold (multicapture is an opt-in feature).
     multiple_captures: ClassVar[bool] = False
-    browser_step: ClassVar[bool] = True
 
     def _call(self, operation: Callable[[stripe.StripeClient], T]) -> T:
         return api.call(self.config, operation)
