@@ -122,6 +122,7 @@ def test_buyer_pays_by_card_with_stripe_then_sales_capture_part(
     expect(history.first).to_contain_text("50.00 USD")
     expect(history.last).to_contain_text("Authorize")
     expect(history.last).to_contain_text("80.00 USD")
+    expect(history.last).to_contain_text("No")  # nothing more can be captured
     intent = stripe_simulator.payment_intents[row.provider_reference]
     assert (intent["status"], intent["amount_received"]) == ("succeeded", 5000)
 
@@ -232,6 +233,22 @@ def test_a_declined_authorize_net_card_lets_the_buyer_try_another_method(
     expect(page.get_by_role("heading", level=1)).to_contain_text("went through")
 
 
+def test_authorize_net_card_without_cvv_when_the_integration_does_not_require_it(
+    page: Page, live_server: LiveServer, authorize_net_simulator: AuthorizeNetSimulator
+) -> None:
+    offered_method(
+        IntegrationType.AUTHORIZE_NET, api_base_url=authorize_net_simulator.url, require_cvv=False
+    )
+    order = _buyer_order(live_server, page, "15.00")
+
+    _to_payment_page(page, order)
+    expect(page.get_by_label("Security code (optional)")).not_to_have_attribute("required", "")
+    page.get_by_label("Card number").fill("4111111111111111")
+    page.get_by_label("Expiry").fill("12/34")
+    page.get_by_role("button", name="Pay 15.00 USD").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("went through")
+
+
 def _to_payment_page_again(page: Page, order: Order, method_label: str = CARD) -> None:
     expect(page.get_by_role("heading", name="Order summary")).to_be_visible()
     page.get_by_label(method_label).check()
@@ -294,6 +311,8 @@ def test_buyer_pays_by_card_with_payflow_then_sales_capture_twice_and_refund(
     _capture(page, "50.00", "payflow-06-captured-twice")
     expect(status).to_have_text("Paid partially")
     expect(history).to_have_count(3)
+    # Payflow captures many times: the authorization stays open for the remaining 20.00.
+    expect(history.last).to_contain_text("Yes")
 
     captured = history.filter(has_text="50.00 USD").filter(has_text="Capture")
     captured.get_by_title("Actions").click()
@@ -388,8 +407,10 @@ def test_payflow_card_without_cvv_when_the_integration_does_not_require_it(
     _to_payment_page(page, order)
     expect(page.get_by_label("Security code (optional)")).not_to_have_attribute("required", "")
     _payflow_card(page, "4111111111111111", cvv="")
+    shot(page, "payflow-13-cvv-optional")
     page.get_by_role("button", name="Pay 15.00 USD").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("authorized")
+    assert payflow_simulator.transactions[_row(order).provider_reference].extra["CVV2MATCH"] == "X"
 
 
 def test_buyer_pays_with_payflow_express_checkout(
