@@ -177,6 +177,30 @@ def test_stripe_3d_secure_is_completed_in_the_dialog(
     )
 
 
+def test_the_buyer_leaves_a_started_stripe_payment_for_another_method(
+    page: Page, live_server: LiveServer, stripe_simulator: StripeSimulator
+) -> None:
+    offered_method(IntegrationType.STRIPE, api_base_url=stripe_simulator.url)
+    offered_method(IntegrationType.MONEY_ORDER)
+    order = _buyer_order(live_server, page, "18.00")
+
+    _to_payment_page(page, order)
+    _expect_payment_page(page, order)
+    page.get_by_role("button", name="Choose a different payment method").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        "The payment you started was cancelled; nothing was charged."
+    )
+    expect(page.get_by_role("heading", name="Payment method")).to_be_visible()
+    shot(page, "stripe-09-chose-another-method")
+    row = _row(order)
+    assert row.state == State.FAILED
+    assert stripe_simulator.payment_intents[row.provider_reference]["status"] == "canceled"
+    page.get_by_label("Check/Money Order").check()
+    page.get_by_role("button", name="Pay").click()
+    expect(page.get_by_test_id("pay-to")).to_be_visible()
+
+
 # --- Authorize.Net --------------------------------------------------------------------------------
 
 
@@ -431,3 +455,21 @@ def test_buyer_pays_with_payflow_express_checkout(
     assert row.state == State.SUCCEEDED
     sale = payflow_simulator.transactions[row.provider_reference.removeprefix("P:")]
     assert (sale.tender, sale.trxtype, sale.amount) == ("P", "S", 6450)
+
+
+def test_the_buyer_cancels_on_the_paypal_page_of_payflow_express(
+    page: Page, live_server: LiveServer, payflow_simulator: PayflowSimulator
+) -> None:
+    _payflow_methods(payflow_simulator)
+    order = _buyer_order(live_server, page, "64.50")
+
+    _to_payment_page(page, order, "PayPal")
+    page.get_by_role("button", name="Cancel and return to the store").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        "You cancelled the payment; nothing was charged."
+    )
+    expect(page.get_by_role("heading", name="Payment method")).to_be_visible()
+    shot(page, "payflow-14-express-cancelled")
+    assert _row(order).state == State.FAILED
+    assert not payflow_simulator.transactions
