@@ -10,17 +10,28 @@ and the others find the row settled and change nothing.
 
 from __future__ import annotations
 
+import logging
+
 from django.core import signing
 from django.db import transaction as db_transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
 from integrations.adapters import adapter_class_for, adapter_for
-from integrations.adapters.base import CheckoutUrls, PaymentStep, ProviderError
+from integrations.adapters.base import (
+    CheckoutUrls,
+    PaymentAdapter,
+    PaymentRequest,
+    PaymentStep,
+    ProviderError,
+    ResultState,
+)
 from payments import ledger
 from payments.checkout_services import CHECKOUT_OPERATIONS, checkout_settle, request_of
 from payments.ledger import PaymentError
 from payments.models import PaymentTransaction, State
+
+logger = logging.getLogger(__name__)
 
 _TOKEN_SALT = "payments.browser-checkout"
 
@@ -127,15 +138,46 @@ def checkout_complete(*, row: PaymentTransaction, params: dict[str, str]) -> Pay
     if carries_card_data(params):
         raise PaymentError("Card details must never be sent to this site; nothing was recorded.")
     row = ledger.lock(row)
-    if row.state != State.PENDING:
-        return row  # settled already: by an earlier return, a silent post or a webhook
     adapter = adapter_for(row.method.integration)
     request = request_of(row)
+    if row.state == State.FAILED and adapter.may_complete_after_abandon(request):
+        _hear_late_payment(row, adapter, request, params)
+    if row.state != State.PENDING:
+        return row  # settled already: by an earlier return, a silent post or a webhook
     ledger.record_answer(
         row, lambda: adapter.complete(request, reference=row.provider_reference, params=params)
     )
     checkout_settle(row)
     return row
+
+
+def _hear_late_payment(
+    row: PaymentTransaction,
+    adapter: PaymentAdapter,
+    request: PaymentRequest,
+    params: dict[str, str],
+) -> None:
+    """A payment given up (or declined) that the provider took after all is recorded, not lost.
+
+    Only for providers whose page can still take the card without us (see the adapter); the
+    order may then be paid twice, which staff see in its history and can refund.
+    """
+    try:
+        result = adapter.complete(request, reference=row.provider_reference, params=params)
+    except ProviderError as error:
+        logger.warning("Could not check a late result for transaction %s: %s", row.pk, error)
+        return
+    if result.state != ResultState.SUCCEEDED:
+        return
+    logger.warning("Transaction %s was paid after the buyer had left it", row.pk)
+    row.state = State.SUCCEEDED
+    row.provider_reference = (result.reference or row.provider_reference)[:255]
+    row.response = result.raw
+    row.message = (
+        "Paid at the provider after the buyer had left this payment: "
+        "check the order for a second payment."
+    )
+    checkout_settle(row)
 
 
 @db_transaction.atomic

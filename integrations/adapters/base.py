@@ -210,6 +210,11 @@ class PaymentAdapter(Protocol):
         """Verify the signature over the raw body first (InvalidWebhook when it fails)."""
         ...
 
+    def may_complete_after_abandon(self, request: PaymentRequest) -> bool:
+        """Whether the buyer's browser can still make the provider take this payment after
+        `abandon()` (a token the provider cannot revoke), so a late result must be heard."""
+        ...
+
     def purchase(self, request: PaymentRequest) -> ProviderResult: ...
 
     def authorize(self, request: PaymentRequest) -> ProviderResult: ...
@@ -264,6 +269,9 @@ class AdapterBase:
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         raise InvalidWebhook("This provider sends no webhooks we accept.")
+
+    def may_complete_after_abandon(self, request: PaymentRequest) -> bool:
+        return False
 
     def purchase(self, request: PaymentRequest) -> ProviderResult:
         raise UnsupportedOperation(Operation.PURCHASE)

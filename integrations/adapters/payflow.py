@@ -168,6 +168,10 @@ class PayflowAdapter(BrowserPaymentAdapter):
             return super().abandon(request, reference=reference)
         return outcome
 
+    def may_complete_after_abandon(self, request: PaymentRequest) -> bool:
+        # The card form posts straight to PayPal with a secure token we cannot revoke.
+        return request.method_kind != EXPRESS_CHECKOUT_KIND
+
     def _begin_card(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
         fields = {
             **self._secure_token_fields(request),

@@ -54,6 +54,7 @@ class FakeBrowserAdapter(AdapterBase):
     browser_step: ClassVar[bool] = True
     outcome: ClassVar[str] = "succeeded"  # succeeded | declined | unfinished | unreachable
     begin_fails: ClassVar[bool] = False
+    completes_after_abandon: ClassVar[bool] = False
     calls: ClassVar[list[str]] = []
     urls: ClassVar[list[CheckoutUrls]] = []
 
@@ -85,6 +86,9 @@ class FakeBrowserAdapter(AdapterBase):
         self.calls.append("abandon")
         return super().abandon(request, reference=reference)
 
+    def may_complete_after_abandon(self, request: PaymentRequest) -> bool:
+        return self.completes_after_abandon
+
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         if headers.get("X-Verifier-Down"):
             raise ProviderError("verification service timed out")
@@ -108,6 +112,7 @@ def browser_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeBrows
     monkeypatch.setitem(ADAPTERS, IntegrationType.STRIPE, FakeBrowserAdapter)
     monkeypatch.setattr(FakeBrowserAdapter, "outcome", "succeeded")
     monkeypatch.setattr(FakeBrowserAdapter, "begin_fails", False)
+    monkeypatch.setattr(FakeBrowserAdapter, "completes_after_abandon", False)
     monkeypatch.setattr(FakeBrowserAdapter, "calls", [])
     monkeypatch.setattr(FakeBrowserAdapter, "urls", [])
     yield FakeBrowserAdapter
@@ -371,3 +376,26 @@ def test_webhook_that_cannot_be_verified_now_asks_the_provider_to_retry(
     )
     assert response.status_code == 503
     assert not WebhookEventRow.objects.exists()
+
+
+@pytest.mark.parametrize("provider_can_still_take_it", [True, False])
+def test_a_payment_taken_after_the_buyer_left_it_is_recorded_not_lost(
+    card_checkout: dict[str, Any], provider_can_still_take_it: bool
+) -> None:
+    """A Payflow card form cannot be revoked: a buyer may post it from an old tab."""
+    order, client = card_checkout["order"], card_checkout["client"]
+    FakeBrowserAdapter.completes_after_abandon = provider_can_still_take_it
+    submit(client, order, card_checkout["method"])
+    row = started_row(order)
+    client.post(reverse("payments:checkout_pay_abandon", args=[order.number, row.pk]))
+    row.refresh_from_db()
+    assert row.state == State.FAILED
+    Client().post(FakeBrowserAdapter.urls[0].return_url, {"RESULT": "0", "PNREF": "B1"})
+    row.refresh_from_db()
+    if provider_can_still_take_it:
+        assert row.state == State.SUCCEEDED and "second payment" in row.message
+        order.refresh_from_db()
+        assert order.payment_status == PaymentStatus.AUTHORIZED
+    else:
+        assert row.state == State.FAILED
+        assert "complete" not in FakeBrowserAdapter.calls
