@@ -78,8 +78,8 @@ def _apply(integration: Integration, event: WebhookEvent) -> WebhookOutcome:
             payment.state = new_state
             if event.message:
                 payment.message = event.message[:500]
-            if event.settled_reference:
-                payment.provider_reference = event.settled_reference[:255]
+            if event.settled_reference or not payment.provider_reference:
+                payment.provider_reference = (event.settled_reference or event.reference)[:255]
             checkout_settle(payment)
             row.outcome = f"Settled transaction {payment.pk} as {new_state}."
         else:
@@ -94,13 +94,19 @@ def _pending_checkout_row(
 ) -> PaymentTransaction | None:
     if not event.reference:
         return None
-    return (
-        PaymentTransaction.objects.filter(
-            method__integration=integration,
-            provider_reference=event.reference,
-            operation__in=CHECKOUT_OPERATIONS,
-            state__in=(State.PENDING, State.UNKNOWN),
-        )
-        .order_by("-id")
-        .first()
+    open_rows = PaymentTransaction.objects.filter(
+        method__integration=integration,
+        operation__in=CHECKOUT_OPERATIONS,
+        state__in=(State.PENDING, State.UNKNOWN),
     )
+    row = open_rows.filter(provider_reference=event.reference).order_by("-id").first()
+    if row is not None or not event.order_number:
+        return row
+    # The answer that would have told us the reference was lost: the order's one open payment
+    # without a reference is this one (two would be ambiguous, and are left to reconciliation).
+    unreferenced = list(
+        open_rows.filter(provider_reference="", order__number=event.order_number)[:2]
+    )
+    if len(unreferenced) != 1:
+        return None
+    return unreferenced[0]

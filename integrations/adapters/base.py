@@ -145,6 +145,9 @@ class WebhookEvent:
     # When the event settles a payment whose later capture/refund need another id than
     # `reference` (PayPal: the authorization or sale of a payment), that id.
     settled_reference: str = ""
+    # The order number the provider echoes, for a payment whose reference we never learnt (its
+    # answer was lost): an event may then settle the one open checkout payment of that order.
+    order_number: str = ""
 
 
 class InvalidWebhook(Exception):

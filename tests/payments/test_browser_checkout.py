@@ -102,6 +102,7 @@ class FakeBrowserAdapter(AdapterBase):
             reference=event["reference"],
             state=ResultState(event["state"]) if event.get("state") else None,
             raw=event,
+            order_number=event.get("order", ""),
         )
 
 
@@ -399,3 +400,27 @@ def test_a_payment_taken_after_the_buyer_left_it_is_recorded_not_lost(
     else:
         assert row.state == State.FAILED
         assert "complete" not in FakeBrowserAdapter.calls
+
+
+def test_webhook_settles_a_payment_whose_answer_was_lost_by_its_order_number(
+    card_checkout: dict[str, Any],
+) -> None:
+    """Authorize.Net: the charge answer timed out, so the row never learnt its transaction id."""
+    order, client = card_checkout["order"], card_checkout["client"]
+    submit(client, order, card_checkout["method"])
+    PaymentTransaction.objects.filter(order=order).update(
+        state=State.UNKNOWN, provider_reference=""
+    )
+    body, headers = signed(
+        {
+            "id": "evt_5",
+            "type": "authcapture",
+            "reference": "60000001",
+            "state": "succeeded",
+            "order": order.number,
+        }
+    )
+    url = reverse("payments:webhook", args=[card_checkout["method"].integration.webhook_token])
+    assert Client().post(url, body, content_type="application/json", **headers).status_code == 200
+    row = started_row(order)
+    assert (row.state, row.provider_reference) == (State.SUCCEEDED, "60000001")

@@ -59,6 +59,8 @@ def parse_webhook(body: bytes, headers: dict[str, str], *, signature_key: str) -
         state=state,
         message=webhook_message(event_type),
         raw=notification,
+        # Our invoiceNumber is the order number (cut to the gateway's 20 characters).
+        order_number=str(payload.get("invoiceNumber", "")) if reference else "",
     )
 
 
