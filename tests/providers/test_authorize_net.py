@@ -383,10 +383,12 @@ def test_a_declined_payment_completed_again_stays_declined(
     adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
 ) -> None:
     params = opaque_params(simulator, DECLINED_CARD)
-    adapter.complete(payment(), reference="", params=params)
+    first = adapter.complete(payment(), reference="", params=params)
     again = adapter.complete(payment(), reference="", params=params)
     assert again.state is ResultState.FAILED
     assert len(simulator.transactions) == 1
+    # Both answers name the declined transaction, the second read back from the gateway.
+    assert first.reference == again.reference == next(iter(simulator.transactions))
 
 
 def test_a_replayed_key_with_fresh_opaque_data_answers_the_original(

@@ -206,6 +206,18 @@ def test_complete_twice_answers_the_same_payment(buyer: Buyer, contract: Contrac
     assert buyer.payments(contract.simulator) == 1
 
 
+def test_a_decline_completed_twice_answers_the_same(buyer: Buyer, contract: Contract) -> None:
+    request = payment_request(buyer, "pay", amount=buyer.decline_amount or Decimal("100.00"))
+    step = contract.begin(request)
+    params = contract.pay(step, decline=True)
+    first = contract.complete(request, step, params)
+    again = contract.complete(request, step, params)
+    assert first.state is again.state is FAILED
+    assert again.reference == first.reference
+    assert_refused(again)
+    assert buyer.captured(contract.simulator) == 0
+
+
 # --- 6. begin twice -----------------------------------------------------------------------------
 
 

@@ -330,8 +330,11 @@ class AuthorizeNetAdapter(BrowserPaymentAdapter):
             details = self._details(trans_id)
             if details is not None:
                 return results.result_from_details(details)
+        # A decline is a transaction of its own: its transId is the reference, as when the
+        # payment is read back later (a repeated complete), so both answers name it.
+        declined = trans_id if response_code == "2" and trans_id != "0" else ""
         return results.failed(
-            results.error_text(result) or "Authorize.Net declined the transaction.", raw
+            results.error_text(result) or "Authorize.Net declined the transaction.", raw, declined
         )
 
     # --- webhooks -------------------------------------------------------------------------------

@@ -50,8 +50,10 @@ def result_from_details(details: Any) -> ProviderResult:
     )
 
 
-def failed(message: str, raw: dict[str, Any]) -> ProviderResult:
-    return ProviderResult(ok=False, state=ResultState.FAILED, message=message, raw=raw)
+def failed(message: str, raw: dict[str, Any], reference: str = "") -> ProviderResult:
+    return ProviderResult(
+        ok=False, state=ResultState.FAILED, reference=reference, message=message, raw=raw
+    )
 
 
 def error_code(response: Any) -> str:
