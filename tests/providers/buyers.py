@@ -71,6 +71,8 @@ class Buyer:
     decline_amount: Decimal | None = None
     # An amount in a 3-decimal currency (BHD) the provider takes; None: it refuses them.
     three_decimal_amount: Decimal | None = None
+    # Whether abandon() asks the provider, and so reports a payment our complete() made.
+    abandon_reads_back: bool = True
 
     def config(self, simulator: Any, timeout_seconds: float = 5.0) -> AdapterConfig:
         return AdapterConfig(
@@ -268,6 +270,10 @@ PAYFLOW_EXPRESS = _payflow(
     "express_checkout",
     _payflow_express_pay,
     browser_pays=False,
+    # Documented in PayflowAdapter.abandon: nothing is paid before our ACTION=D, which only
+    # complete() sends, so abandon asks nothing (no call reads a payment back by token). The
+    # services never abandon a row once complete() has answered for it.
+    abandon_reads_back=False,
 )
 PAYMENTS_PRO_CARD = _payflow(
     IntegrationType.PAYMENTS_PRO,
