@@ -274,24 +274,58 @@ def test_abandon_after_paying_reports_the_payment(buyer: Buyer, contract: Contra
 # --- 8. a capture that fails in transit, retried with the same key ----------------------------
 
 
-@pytest.mark.parametrize("fault", [Fault.SLOW, Fault.HTTP_500, Fault.GARBAGE], ids=str)
+class AnswerCounter:
+    """Counts the simulator's finished answers (its `after_request` hook), to wait for late ones."""
+
+    def __init__(self, simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.simulator = simulator
+        self.answered = 0
+        self.received_before = len(simulator.received)
+        monkeypatch.setattr(simulator, "after_request", self._count)
+
+    def _count(self) -> None:
+        self.answered += 1
+
+    def wait_for_every_answer(self) -> None:
+        """Until the provider has answered every request since, the ones we gave up on too."""
+        deadline = time.monotonic() + self.simulator.slow_seconds + 2.0
+        while self.answered < len(self.simulator.received) - self.received_before:
+            assert time.monotonic() < deadline, "the simulator never answered"
+            time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("fault", "retry_at_once"),
+    [
+        pytest.param(Fault.SLOW, False, id="slow-retry-after-it-landed"),
+        pytest.param(Fault.SLOW, True, id="slow-retry-while-in-flight"),
+        pytest.param(Fault.HTTP_500, False, id="http-500"),
+        pytest.param(Fault.GARBAGE, False, id="garbage"),
+    ],
+)
 def test_a_failed_capture_retried_with_its_key_captures_once(
-    buyer: Buyer, contract: Contract, fault: Fault
+    buyer: Buyer,
+    contract: Contract,
+    fault: Fault,
+    retry_at_once: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, authorization = contract.paid(payment_request(buyer, "pay"))
     simulator = contract.simulator
     simulator.slow_seconds = 0.5
     simulator.fault = fault
+    if fault is Fault.SLOW:
+        # A slow provider still acts on the request we stopped waiting for.
+        late = AnswerCounter(simulator, monkeypatch)
     with pytest.raises(ProviderError):
         contract.with_timeout(0.1).capture(authorization.reference, "30.00", "cap-1")
     simulator.fault = None
-    if fault is Fault.SLOW:
-        # The provider still answers the request we stopped waiting for; let it land first.
-        deadline = time.monotonic() + simulator.slow_seconds + 0.3
-        while buyer.captured(simulator) == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+    if fault is Fault.SLOW and not retry_at_once:
+        late.wait_for_every_answer()
     retry = contract.capture(authorization.reference, "30.00", "cap-1")
     assert retry.state is SUCCEEDED
+    if fault is Fault.SLOW:
+        late.wait_for_every_answer()
     assert buyer.captured(simulator) == Decimal("30.00")
 
 
