@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from integrations.adapters import ADAPTERS
+from integrations.adapters import ADAPTERS, adapter_for
 from integrations.adapters.base import (
     CheckoutUrls,
     PaymentAdapter,
@@ -28,6 +28,7 @@ from integrations.adapters.base import (
     ResultState,
 )
 from simulators.base import Fault
+from tests.factories import create_integration
 from tests.providers.buyers import BUYERS, CARD_NUMBERS, Buyer, payment_request
 
 pytestmark = pytest.mark.parametrize("buyer", BUYERS, ids=str)
@@ -43,10 +44,16 @@ SUCCEEDED, FAILED = ResultState.SUCCEEDED, ResultState.FAILED
 class Contract:
     """One buyer's adapter and simulator; checks every answer the adapter gives."""
 
-    def __init__(self, buyer: Buyer, simulator: Any, timeout_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        buyer: Buyer,
+        simulator: Any,
+        timeout_seconds: float = 5.0,
+        adapter: PaymentAdapter | None = None,
+    ) -> None:
         self.buyer = buyer
         self.simulator = simulator
-        self.adapter: PaymentAdapter = ADAPTERS[buyer.integration_type](
+        self.adapter: PaymentAdapter = adapter or ADAPTERS[buyer.integration_type](
             buyer.config(simulator, timeout_seconds)
         )
         self.answers: list[ProviderResult] = []
@@ -126,6 +133,20 @@ def assert_refused(result: ProviderResult) -> None:
     """A refusal is an answer (FAILED, with words a person can read), never an exception."""
     assert result.state is FAILED and not result.ok, result
     assert re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", result.message), result.message
+
+
+# --- the adapter the integration row builds ----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_integration_row_builds_an_adapter_that_pays(buyer: Buyer, contract: Contract) -> None:
+    """The other scenarios build the adapter from AdapterConfig; the back-office builds it from
+    the stored integration (form, encrypted secrets, endpoint override) with adapter_for."""
+    integration = create_integration(buyer.integration_type, api_base_url=contract.simulator.url)
+    built = Contract(buyer, contract.simulator, adapter=adapter_for(integration))
+    assert type(built.adapter) is type(contract.adapter) and built.adapter.browser_step
+    _, result = built.paid(payment_request(buyer, "pay"))
+    assert buyer.recorded(contract.simulator, result.reference) == (Decimal("100.00"), "USD")
 
 
 # --- 1. authorize, capture in parts, refund in parts ------------------------------------------
