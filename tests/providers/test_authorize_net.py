@@ -690,6 +690,7 @@ def test_webhook_events_map_to_states(
     assert event.reference == reference
 
 
+@pytest.mark.django_db(transaction=True)  # the live server's thread must see the integration
 def test_a_delivered_webhook_settles_the_payment_once(
     simulator: AuthorizeNetSimulator, live_server: Any
 ) -> None:
