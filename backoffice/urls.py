@@ -1,6 +1,5 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from backoffice import views
 
@@ -13,7 +12,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("admin/", RedirectView.as_view(pattern_name="integrations:list"), name="backoffice"),
+    path("admin/", views.backoffice_start, name="backoffice"),
     path("admin/integrations/", include("integrations.urls")),
     path("admin/payment-rules/", include("rules.urls")),
     path("admin/orders/", include("payments.backoffice_urls")),

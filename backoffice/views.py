@@ -24,6 +24,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return storefront_home(request, buyer_of(request))
 
 
+@backoffice_view()
+def backoffice_start(request: HttpRequest) -> HttpResponse:
+    """`/admin/`: the integrations list; a buyer gets 403 here already, not one redirect later."""
+    return redirect("integrations:list")
+
+
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
