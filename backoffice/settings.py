@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_countries",
+    "csp",
+    "axes",
     "backoffice",
     "integrations",
     "rules",
@@ -63,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so static files carry the policy too: every response has it.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the login form's message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -107,6 +114,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The throttling backend comes first: it refuses a locked-out username+address before any
+# password is checked (see backoffice/login_throttle.py and SECURITY.md).
+AUTHENTICATION_BACKENDS = [
+    "backoffice.login_throttle.ThrottlingBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "backoffice.login_throttle.lockout_response"
+# Sign-in failures are the audit we need; a row per successful sign-in is not.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "backoffice.login_throttle.client_address"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -135,20 +158,73 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_COOKIE_SAMESITE = "Lax"
+# A back-office session ends with the browser (and after SESSION_COOKIE_AGE in any case).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto and appends X-Forwarded-For.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The load balancer's health check may speak plain HTTP to the app itself.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    if env.bool("BEHIND_TLS_PROXY", default=False):
+    if BEHIND_TLS_PROXY:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp) on every response: no inline script or style, and beside
+# our own origin only the hosts the providers' browser steps need. SECURITY.md explains each.
+CSP_SCRIPT_HOSTS = [
+    "https://js.stripe.com",
+    "https://js.authorize.net",
+    "https://jstest.authorize.net",
+]
+# Stripe.js runs the card element and the 3-D Secure challenge in frames of its own.
+CSP_FRAME_HOSTS = ["https://js.stripe.com", "https://hooks.stripe.com"]
+# The APIs the providers' scripts call from the buyer's browser.
+CSP_CONNECT_HOSTS = [
+    "https://api.stripe.com",
+    "https://api2.authorize.net",
+    "https://apitest.authorize.net",
+]
+# Payflow's transparent redirect posts the card form there; PayPal's approval page is reached
+# by a redirect that follows our checkout form's POST, and browsers hold such redirects to
+# form-action too.
+CSP_FORM_HOSTS = [
+    "https://payflowlink.paypal.com",
+    "https://pilot-payflowlink.paypal.com",
+    "https://www.paypal.com",
+    "https://www.sandbox.paypal.com",
+]
+# A sandbox deployment may point integrations at local simulators (the sandbox-only endpoint
+# override; the demo uses 127.0.0.1:8470-8473, tests pick free ports), whose stand-in scripts,
+# APIs and pages then play the providers' part. Any loopback port is allowed rather than the
+# origins of today's integrations: those change with every edit, and a production deployment
+# never gets these sources.
+CSP_SANDBOX_HOSTS = [] if IS_PRODUCTION else ["http://127.0.0.1:*", "http://localhost:*"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *CSP_SCRIPT_HOSTS, *CSP_SANDBOX_HOSTS],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", *CSP_CONNECT_HOSTS, *CSP_SANDBOX_HOSTS],
+        "frame-src": [*CSP_FRAME_HOSTS, *CSP_SANDBOX_HOSTS],
+        "form-action": ["'self'", *CSP_FORM_HOSTS, *CSP_SANDBOX_HOSTS],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # Outgoing calls to providers never wait longer than this (seconds).
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
@@ -166,5 +242,7 @@ LOGGING = {
         "authorizenet.sdk": {"level": "WARNING"},
         # stripe logs every request at INFO; nothing secret, but noise beside our own log.
         "stripe": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; failures and lockouts come at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
