@@ -10,15 +10,12 @@ the pages while changing templates. Nothing is written by default.
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
@@ -73,37 +70,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     )
     yield browser
     browser.close()
-
-
-def _role_permissions() -> dict[str, list[str]]:
-    """Every group's permissions, merged from each backoffice migration that grants some."""
-    import backoffice.migrations
-
-    merged: dict[str, list[str]] = {}
-    for module_info in sorted(pkgutil.iter_modules(backoffice.migrations.__path__)):
-        module = importlib.import_module(f"backoffice.migrations.{module_info.name}")
-        for name, codes in getattr(module, "GROUP_PERMISSIONS", {}).items():
-            merged.setdefault(name, []).extend(codes)
-    return merged
-
-
-@pytest.fixture
-def backoffice_roles(transactional_db: None) -> None:
-    """The Administrators and Sales groups, as the backoffice roles migrations create them.
-
-    live_server needs a transactional database, which is flushed after each test: the groups go,
-    and the permissions come back (post_migrate). A serialized rollback cannot restore them: its
-    copy hangs on the connection object Django uses while no event loop runs, not on the one
-    it uses while Playwright's loop runs.
-    """
-    for name, codes in _role_permissions().items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            [
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                for app_label, codename in (code.split(".") for code in codes)
-            ]
-        )
 
 
 @pytest.fixture

@@ -692,7 +692,7 @@ def test_webhook_events_map_to_states(
 
 @pytest.mark.django_db(transaction=True)  # the live server's thread must see the integration
 def test_a_delivered_webhook_settles_the_payment_once(
-    simulator: AuthorizeNetSimulator, live_server: Any
+    simulator: AuthorizeNetSimulator, live_server: Any, backoffice_roles: None
 ) -> None:
     """Through our webhook view: signature first, each notification applied once."""
     from payments.models import WebhookEvent as WebhookEventRow
