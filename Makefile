@@ -28,13 +28,14 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Rule resolution, integration deletion, then capture/refund overhead, timings on SQLite and
-# (when reachable) PostgreSQL; BENCH_SIZES=100,1000 to shorten. All run even when one fails;
-# the status is the worst.
+# Rule resolution, integration deletion, capture/refund overhead, then the back-office list
+# pages on generated data, timings on SQLite and (when reachable) PostgreSQL; BENCH_SIZE=small
+# for the reduced run CI makes. All run even when one fails; the status is the worst.
 bench: install
 	$(BIN)/python -m bench.rules_resolution; status=$$?; \
 	$(BIN)/python -m bench.integration_deletion || status=1; \
 	$(BIN)/python -m bench.capture_overhead || status=1; \
+	$(BIN)/python -m bench.list_pages || status=1; \
 	exit $$status
 
 lint: install
