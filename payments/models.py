@@ -106,3 +106,24 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+class Reconciliation(models.Model):
+    """How reconciliation is getting on with one unsettled ledger row: its retry schedule."""
+
+    transaction = models.OneToOneField(
+        PaymentTransaction, on_delete=models.PROTECT, related_name="reconciliation"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # None: due at the next run.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Asked as often as the schedule allows and still unsettled: a person must look at it.
+    needs_person = models.BooleanField(default=False)
+    last_answer = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["needs_person", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"reconciliation of {self.transaction_id} ({self.attempts} attempts)"

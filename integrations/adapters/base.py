@@ -65,6 +65,23 @@ class PaymentRequest:
     payment_term: str = ""  # the customer's term label, for invoices
 
 
+@dataclass(frozen=True)
+class Inquiry:
+    """One of our operations whose outcome we never learnt, for `inquire()` to look up.
+
+    `reference` is the provider's id the operation acted on: for a checkout, the payment `begin()`
+    started (or "" if none); for a capture, cancel or refund, the payment it was made against.
+    """
+
+    operation: Operation  # AUTHORIZE, CHARGE, CAPTURE, CANCEL or REFUND
+    reference: str
+    amount: Decimal
+    currency: str
+    idempotency_key: str
+    order_number: str = ""
+    method_kind: str = ""
+
+
 class ResultState(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -173,6 +190,9 @@ class PaymentAdapter(Protocol):
     multiple_captures: ClassVar[bool]
     browser_step: ClassVar[bool]
     method_kinds: ClassVar[frozenset[str] | None]
+    # Whether reconciliation may call abandon() on a checkout the buyer never finished: only
+    # where abandon reads the payment back and voids nothing that was paid (Stripe's cancel).
+    reconcile_abandons: ClassVar[bool]
 
     def __init__(self, config: AdapterConfig) -> None: ...
 
@@ -218,6 +238,14 @@ class PaymentAdapter(Protocol):
         `abandon()` (a token the provider cannot revoke), so a late result must be heard."""
         ...
 
+    def inquire(self, inquiry: Inquiry) -> ProviderResult:
+        """Report what the provider holds for one of our operations, without acting on it.
+
+        Read-only: never executes, charges, captures or voids. SUCCEEDED or FAILED only when the
+        provider says so; PENDING when it cannot tell (reconciliation asks again later).
+        """
+        ...
+
     def purchase(self, request: PaymentRequest) -> ProviderResult: ...
 
     def authorize(self, request: PaymentRequest) -> ProviderResult: ...
@@ -247,6 +275,7 @@ class AdapterBase:
     browser_step: ClassVar[bool] = False
     # The method kinds (PaymentMethod.kind) this adapter can take payments for; None for all.
     method_kinds: ClassVar[frozenset[str] | None] = None
+    reconcile_abandons: ClassVar[bool] = False
 
     def __init__(self, config: AdapterConfig) -> None:
         self.config = config
@@ -275,6 +304,9 @@ class AdapterBase:
 
     def may_complete_after_abandon(self, request: PaymentRequest) -> bool:
         return False
+
+    def inquire(self, inquiry: Inquiry) -> ProviderResult:
+        return cannot_tell(inquiry, "This provider offers no way to look the payment up.")
 
     def purchase(self, request: PaymentRequest) -> ProviderResult:
         raise UnsupportedOperation(Operation.PURCHASE)
@@ -315,6 +347,16 @@ class BrowserPaymentAdapter(AdapterBase):
         }
     )
     browser_step: ClassVar[bool] = True
+
+
+def cannot_tell(inquiry: Inquiry, why: str) -> ProviderResult:
+    """`inquire()`'s answer when the provider cannot say what happened: never a guess."""
+    return ProviderResult(
+        ok=True,
+        state=ResultState.PENDING,
+        reference=inquiry.reference,
+        message=f"Cannot tell yet: {why}",
+    )
 
 
 def unreachable(error: BaseException | str) -> ConnectionCheck:

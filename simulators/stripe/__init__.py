@@ -1,7 +1,7 @@
 """Stripe's REST API (https://api.stripe.com) and Stripe.js, as our adapter and page use them.
 
 Routes: `GET /v1/balance`; `POST /v1/payment_intents`, `GET /v1/payment_intents/<id>`,
-`POST /v1/payment_intents/<id>/confirm|capture|cancel`; `POST /v1/refunds`;
+`POST /v1/payment_intents/<id>/confirm|capture|cancel`; `GET|POST /v1/refunds`;
 `POST /v1/webhook_endpoints`; `GET /v3/`, a stand-in Stripe.js; and, the simulator's own
 stand-in for the bank's 3D Secure page, `POST /v1/payment_intents/<id>/authenticate`.
 Stripe's rules live in `payments` and `refunds`, its test cards in `cards`, its events in
@@ -232,6 +232,8 @@ class StripeSimulator(PaymentIntents, Refunds, WebhookEndpoints, Simulator):
             canceled = self._cancel(self._intent(intent_id, params), params)
             self._notify("payment_intent.canceled", intent_id)
             return 200, canceled
+        if (method, path) == ("GET", "/v1/refunds"):
+            return 200, self._list_refunds(params)
         if (method, path) == ("POST", "/v1/refunds"):
             refund = self._refund(params)
             self._notify("charge.refunded", refund["payment_intent"])

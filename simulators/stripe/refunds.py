@@ -79,6 +79,23 @@ class Refunds:
         self.refunds[refund_id] = refund
         return dict(refund)
 
+    def _list_refunds(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`GET /v1/refunds`, newest first, optionally of one charge or PaymentIntent."""
+        found = [
+            dict(refund)
+            for refund in reversed(self.refunds.values())
+            if all(
+                params.get(name) in (None, refund[name]) for name in ("charge", "payment_intent")
+            )
+        ]
+        limit = integer_param(params, "limit", required=False) or 10
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/refunds",
+        }
+
     def _refundable_charge(self, params: dict[str, Any]) -> dict[str, Any]:
         charge_id, intent_id = params.get("charge"), params.get("payment_intent")
         if bool(charge_id) == bool(intent_id):
