@@ -28,14 +28,16 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Rule resolution, integration deletion, capture/refund overhead, then the back-office list
-# pages on generated data, timings on SQLite and (when reachable) PostgreSQL; BENCH_SIZE=small
-# for the reduced run CI makes. All run even when one fails; the status is the worst.
+# Rule resolution, integration deletion, capture/refund overhead, the back-office list pages on
+# generated data, then checkout/healthz throughput under gunicorn; on SQLite and (when
+# reachable) PostgreSQL. BENCH_SIZE=small for the reduced run CI makes. All run even when one
+# fails; the status is the worst.
 bench: install
 	$(BIN)/python -m bench.rules_resolution; status=$$?; \
 	$(BIN)/python -m bench.integration_deletion || status=1; \
 	$(BIN)/python -m bench.capture_overhead || status=1; \
 	$(BIN)/python -m bench.list_pages || status=1; \
+	$(BIN)/python -m bench.throughput || status=1; \
 	exit $$status
 
 lint: install
