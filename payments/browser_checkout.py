@@ -27,7 +27,12 @@ from integrations.adapters.base import (
     ResultState,
 )
 from payments import ledger
-from payments.checkout_services import CHECKOUT_OPERATIONS, checkout_settle, request_of
+from payments.checkout_services import (
+    CHECKOUT_OPERATIONS,
+    begin_refusal,
+    checkout_settle,
+    request_of,
+)
 from payments.ledger import PaymentError
 from payments.models import PaymentTransaction, State
 
@@ -126,10 +131,7 @@ def checkout_step(*, row: PaymentTransaction, urls: CheckoutUrls) -> PaymentStep
     try:
         return adapter_for(row.method.integration).begin(request_of(row), urls)
     except ProviderError as error:
-        raise PaymentError(
-            "The payment provider cannot be reached right now; nothing was charged. "
-            "Please try again in a moment or select a different payment method."
-        ) from error
+        raise PaymentError(begin_refusal(error)) from error
 
 
 @db_transaction.atomic

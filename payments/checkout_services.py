@@ -207,10 +207,7 @@ def _begin(
         if not isinstance(error, ProviderError):
             logger.exception("Starting the payment step failed for transaction %s", row.pk)
         row.state = State.FAILED
-        row.message = (
-            "We could not reach the payment provider, so nothing was charged. "
-            "Please try again or select a different payment method."
-        )
+        row.message = begin_refusal(error)
         row.response = {"error": str(error)[:500] if isinstance(error, ProviderError) else ""}
         row.save()
         order_refresh_payment_status(order=row.order)
@@ -219,6 +216,20 @@ def _begin(
     row.response = step.raw
     row.save()
     order_refresh_payment_status(order=row.order)
+
+
+def begin_refusal(error: Exception) -> str:
+    """What the buyer reads when the provider would not start a payment; nothing was charged."""
+    if isinstance(error, ProviderError) and error.permanent:
+        # The provider answered and refused (an amount or currency it does not take).
+        return (
+            f"The payment provider refused this payment ({error}), so nothing was charged. "
+            "Please select a different payment method."
+        )
+    return (
+        "We could not reach the payment provider, so nothing was charged. "
+        "Please try again or select a different payment method."
+    )
 
 
 def payment_request(

@@ -63,6 +63,8 @@ class FakeBrowserAdapter(AdapterBase):
         self.urls.append(urls)
         if self.begin_fails:
             raise ProviderError("connection refused")
+        if request.currency == "BHD":
+            raise ProviderError("Currency is not supported", permanent=True)
         return PaymentStep(
             kind=StepKind.HOSTED_FORM,
             reference=f"tok-{request.idempotency_key}",
@@ -424,3 +426,17 @@ def test_webhook_settles_a_payment_whose_answer_was_lost_by_its_order_number(
     assert Client().post(url, body, content_type="application/json", **headers).status_code == 200
     row = started_row(order)
     assert (row.state, row.provider_reference) == (State.SUCCEEDED, "60000001")
+
+
+def test_a_provider_that_refuses_the_payment_says_so_rather_than_unreachable(
+    browser_provider: type[FakeBrowserAdapter],
+) -> None:
+    customer_user = CustomerUserFactory()
+    order = make_order(customer_user=customer_user, currency="BHD", total="12.345")
+    method = offered_method(IntegrationType.STRIPE, currency="BHD", payment_action="manual")
+    client = Client()
+    client.force_login(customer_user.user)
+    submit(client, order, method)
+    row = started_row(order)
+    assert row.state == State.FAILED
+    assert "refused this payment (Currency is not supported)" in row.message
