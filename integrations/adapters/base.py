@@ -80,6 +80,12 @@ class Inquiry:
     idempotency_key: str
     order_number: str = ""
     method_kind: str = ""
+    # True when our call's answer was lost (it may have reached the provider); False for a
+    # checkout still waiting for the buyer, whose completing call we have not made.
+    answer_lost: bool = True
+    # The provider's ids of our other rows of this operation against the same payment (earlier
+    # partial captures or refunds): a lookup that matches by amount must not take one of them.
+    known_references: tuple[str, ...] = ()
 
 
 class ResultState(enum.StrEnum):

@@ -25,6 +25,7 @@ from integrations.adapters.base import (
     BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
+    Inquiry,
     Operation,
     PaymentRequest,
     PaymentStep,
@@ -33,6 +34,7 @@ from integrations.adapters.base import (
     ResultState,
     StepKind,
     UnsupportedOperation,
+    cannot_tell,
     unreachable,
 )
 from payments.money import from_minor_units, to_minor_units
@@ -171,6 +173,53 @@ class PayflowAdapter(BrowserPaymentAdapter):
     def may_complete_after_abandon(self, request: PaymentRequest) -> bool:
         # The card form posts straight to PayPal with a secure token we cannot revoke.
         return request.method_kind != EXPRESS_CHECKOUT_KIND
+
+    def inquire(self, inquiry: Inquiry) -> ProviderResult:
+        """A card checkout: the secure token's inquiry (TRXTYPE=I). Nothing else can be read.
+
+        Payflow answers an inquiry by ORIGID about that transaction only, and a capture, void or
+        credit carries nothing else to find it by; resending it with its request ID would
+        act if the first never arrived. So those stay "cannot tell" for a person to check.
+        """
+        if inquiry.operation not in (Operation.AUTHORIZE, Operation.CHARGE):
+            return cannot_tell(inquiry, f"Payflow cannot look up a {inquiry.operation} by itself.")
+        if not inquiry.reference:
+            return cannot_tell(inquiry, "no secure token or PayPal token was recorded.")
+        if inquiry.method_kind == EXPRESS_CHECKOUT_KIND:
+            return self._inquire_express(inquiry)
+        request = PaymentRequest(
+            order_number=inquiry.order_number,
+            amount=inquiry.amount,
+            currency=inquiry.currency,
+            idempotency_key=inquiry.idempotency_key,
+            method_identifier="",
+            payment_action=inquiry.operation,
+            method_kind=inquiry.method_kind,
+        )
+        outcome = self._card_outcome(request, inquiry.reference)
+        if outcome.state is ResultState.PENDING:
+            return cannot_tell(inquiry, outcome.message)
+        return outcome
+
+    def _inquire_express(self, inquiry: Inquiry) -> ProviderResult:
+        if inquiry.answer_lost:
+            # Our ACTION=D may have gone through, and nothing finds it but its PNREF.
+            return cannot_tell(inquiry, "Payflow cannot look up an Express Checkout payment.")
+        # We never sent ACTION=D, the only call that takes the money; ACTION=G only reads.
+        trxtype = "A" if inquiry.operation == Operation.AUTHORIZE else "S"
+        fields = {"TRXTYPE": trxtype, "TENDER": "P", "TOKEN": inquiry.reference, "ACTION": "G"}
+        details = self._transact(fields, uuid.uuid4().hex)
+        approved = details["RESULT"] == "0" and bool(details.get("PAYERID"))
+        return ProviderResult(
+            ok=False,
+            state=ResultState.FAILED,
+            message=(
+                "The buyer approved at PayPal but never came back; nothing was charged."
+                if approved
+                else "The buyer never finished at PayPal; nothing was charged."
+            ),
+            raw=_safe(details),
+        )
 
     def _begin_card(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
         fields = {

@@ -19,10 +19,12 @@ import pyxb
 from authorizenet import apicontractsv1, apicontrollers, constants
 
 from integrations.adapters.authorize_net import api, results, webhooks
+from integrations.adapters.authorize_net import inquiry as inquiry_module
 from integrations.adapters.base import (
     BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
+    Inquiry,
     PaymentRequest,
     PaymentStep,
     ProviderError,
@@ -222,12 +224,16 @@ class AuthorizeNetAdapter(BrowserPaymentAdapter):
     def _description(request: PaymentRequest) -> str:
         return f"Order {request.order_number} ({api.ref_id(request.idempotency_key)})"[:255]
 
-    def _find_payment(self, request: PaymentRequest) -> ProviderResult | None:
-        """The transaction an earlier complete() created for this request, read back."""
+    def _unsettled(self) -> list[Any]:
+        """The summaries of the gateway's unsettled transactions (getUnsettledTransactionList)."""
         response = self._call(api.unsettled_request(self._merchant()))
         if not _listed(response):
-            return None
-        transactions = getattr(getattr(response, "transactions", None), "transaction", [])
+            return []
+        return list(getattr(getattr(response, "transactions", None), "transaction", []))
+
+    def _find_payment(self, request: PaymentRequest) -> ProviderResult | None:
+        """The transaction an earlier complete() created for this request, read back."""
+        transactions = self._unsettled()
         invoice = request.order_number[:20]
         amount = api.amount_for(request.amount, request.currency)
         for summary in transactions:
@@ -300,6 +306,9 @@ class AuthorizeNetAdapter(BrowserPaymentAdapter):
         transaction.poNumber = api.ref_id(idempotency_key)
         transaction.transactionSettings = api.duplicate_window()
         return self._result(self._transaction(transaction, idempotency_key))
+
+    def inquire(self, inquiry: Inquiry) -> ProviderResult:
+        return inquiry_module.inquire(self, inquiry)
 
     # --- answers --------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from integrations.adapters.base import (
     BrowserPaymentAdapter,
     CheckoutUrls,
     ConnectionCheck,
+    Inquiry,
     Operation,
     PaymentRequest,
     PaymentStep,
@@ -27,6 +28,7 @@ from integrations.adapters.base import (
     ResultState,
     StepKind,
     WebhookEvent,
+    cannot_tell,
     unreachable,
 )
 from integrations.adapters.paypal_express.api import BoundedApi, amount_of, call, request_body
@@ -278,8 +280,111 @@ class PayPalExpressAdapter(BrowserPaymentAdapter):
             return refused(refund.error, "PayPal refused the refund.")
         return resource_outcome("refund", refund.to_dict(), without_links(refund.to_dict()))
 
+    # --- reconciliation -----------------------------------------------------------------------
+
+    def inquire(self, inquiry: Inquiry) -> ProviderResult:
+        """Find the payment (through its authorization, capture or sale) and read what it holds.
+
+        PayPal cannot look a call up by its PayPal-Request-Id, so a capture or refund is matched
+        by amount among the payment's related resources, leaving out those our ledger has.
+        """
+        if not inquiry.reference:
+            return cannot_tell(inquiry, "no PayPal payment was recorded for this payment.")
+        api = self._api()
+        if inquiry.operation in (Operation.AUTHORIZE, Operation.CHARGE):
+            payment = self._find(inquiry.reference, api)
+            outcome = self._outcome(payment, inquiry.reference)
+            never_executed = not inquiry.answer_lost and not _related(payment)
+            if outcome.state is ResultState.PENDING and never_executed:
+                # Only our execute takes the money, and we never sent it.
+                return ProviderResult(
+                    ok=False,
+                    state=ResultState.FAILED,
+                    reference=inquiry.reference,
+                    message="The buyer never came back from PayPal; nothing was charged.",
+                    raw=outcome.raw,
+                )
+            return outcome
+        if inquiry.operation == Operation.CANCEL:
+            authorization = self._resource(paypalrestsdk.Authorization, inquiry.reference, api)
+            raw = without_links(authorization)
+            if authorization.get("state") == "voided":
+                return ProviderResult(
+                    ok=True, state=ResultState.SUCCEEDED, reference=inquiry.reference, raw=raw
+                )
+            return ProviderResult(
+                ok=False,
+                state=ResultState.FAILED,
+                reference=inquiry.reference,
+                message=f"PayPal reports the authorization as {authorization.get('state')}.",
+                raw=raw,
+            )
+        if inquiry.operation == Operation.CAPTURE:
+            parent = self._resource(paypalrestsdk.Authorization, inquiry.reference, api)
+            return self._match(inquiry, "capture", parent, api)
+        if inquiry.operation == Operation.REFUND:
+            try:
+                parent = self._resource(paypalrestsdk.Capture, inquiry.reference, api)
+            except ProviderError as error:
+                if not isinstance(error.__cause__, paypal_errors.ResourceNotFound):
+                    raise
+                parent = self._resource(paypalrestsdk.Sale, inquiry.reference, api)
+            return self._match(inquiry, "refund", parent, api)
+        return cannot_tell(inquiry, f"PayPal has no {inquiry.operation} to look up.")
+
+    @staticmethod
+    def _resource(kind: Any, reference: str, api: BoundedApi) -> dict[str, Any]:
+        found = call(lambda: kind.find(reference, api=api))
+        data: dict[str, Any] = found.to_dict()
+        return data
+
+    def _match(
+        self, inquiry: Inquiry, kind: str, parent: dict[str, Any], api: BoundedApi
+    ) -> ProviderResult:
+        """Our capture or refund among the parent payment's related resources, by amount."""
+        payment = self._find(str(parent.get("parent_payment") or ""), api)
+        wanted = amount_of(inquiry.amount, inquiry.currency)
+        candidates = [
+            item[kind]
+            for item in _related(payment)
+            if kind in item
+            and str(item[kind].get("id")) not in inquiry.known_references
+            and _same_amount(item[kind].get("amount") or {}, wanted)
+            and (kind != "refund" or inquiry.reference in _refunded_ids(item[kind]))
+        ]
+        if len(candidates) > 1:
+            return cannot_tell(inquiry, f"PayPal holds {len(candidates)} {kind}s of this amount.")
+        if not candidates:
+            return ProviderResult(
+                ok=False,
+                state=ResultState.FAILED,
+                reference=inquiry.reference,
+                message=f"PayPal holds no {kind} of this amount that our ledger does not know.",
+                raw={"payment": str(payment.get("id") or "")},
+            )
+        return resource_outcome(kind, candidates[0], without_links(candidates[0]))
+
     # --- webhooks -----------------------------------------------------------------------------
 
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> WebhookEvent:
         webhook_id = str(self.config.settings.get("webhook_id") or "")
         return verified_event(self._api(), webhook_id, body, headers)
+
+
+def _related(payment: dict[str, Any]) -> list[dict[str, Any]]:
+    related: list[dict[str, Any]] = []
+    for transaction in payment.get("transactions") or []:
+        related += transaction.get("related_resources") or []
+    return related
+
+
+def _same_amount(amount: dict[str, Any], wanted: dict[str, str]) -> bool:
+    try:
+        total = Decimal(str(amount.get("total")))
+    except ArithmeticError:
+        return False
+    return total == Decimal(wanted["total"]) and amount.get("currency") == wanted["currency"]
+
+
+def _refunded_ids(refund: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(refund.get(name) or "") for name in ("capture_id", "sale_id"))
