@@ -145,10 +145,17 @@ def payment_reconcile(
 
 def inquiry_for(row: PaymentTransaction) -> Inquiry:
     """What `inquire()` is asked about `row`: the reference its operation acted on."""
+    known: tuple[str, ...] = ()
     if row.operation in CHECKOUT_OPERATIONS:
         reference = row.provider_reference
     else:
         reference = row.source.provider_reference if row.source else ""
+        known = tuple(
+            PaymentTransaction.objects.filter(source=row.source_id, operation=row.operation)
+            .exclude(pk=row.pk)
+            .exclude(provider_reference="")
+            .values_list("provider_reference", flat=True)
+        )
     return Inquiry(
         operation=_ADAPTER_OPERATIONS[Operation(row.operation)],
         reference=reference,
@@ -157,6 +164,8 @@ def inquiry_for(row: PaymentTransaction) -> Inquiry:
         idempotency_key=row.idempotency_key,
         order_number=row.order.number,
         method_kind=row.method.kind,
+        answer_lost=row.state == State.UNKNOWN,
+        known_references=known,
     )
 
 

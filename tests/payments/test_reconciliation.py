@@ -29,10 +29,11 @@ from payments.reconciliation import RETRY_DELAYS, Outcome, payments_reconcile
 from payments.services import payment_capture, payment_refund
 from payments.status import PaymentStatus
 from simulators.base import Fault
+from simulators.paypal import PayPalSimulator
 from simulators.stripe import StripeSimulator
 from tests.factories import create_integration
 from tests.payments.support import key, make_order
-from tests.providers.buyers import STRIPE
+from tests.providers.buyers import PAYPAL_EXPRESS, STRIPE
 from tests.providers.test_contract import AnswerCounter
 
 pytestmark = pytest.mark.django_db
@@ -40,18 +41,16 @@ pytestmark = pytest.mark.django_db
 URLS = CheckoutUrls("http://shop.test/r/", "http://shop.test/c/", "http://shop.test/n/")
 
 
-def stripe_method(simulator: StripeSimulator) -> PaymentMethod:
-    integration = create_integration(
-        IntegrationType.STRIPE, name=key("Stripe"), api_base_url=simulator.url
-    )
+def provider_method(simulator: Any, type: str = IntegrationType.STRIPE) -> PaymentMethod:
+    integration = create_integration(type, name=key(type), api_base_url=simulator.url)
     return integration.methods.get()
 
 
 def started_checkout(
-    simulator: StripeSimulator, *, minutes_ago: int = 31
+    simulator: Any, *, minutes_ago: int = 31, type: str = IntegrationType.STRIPE
 ) -> tuple[PaymentTransaction, PaymentStep]:
     """A checkout row started `minutes_ago`, as checkout_submit leaves it for the buyer."""
-    method = stripe_method(simulator)
+    method = provider_method(simulator, type)
     order = make_order()
     request = payment_request(
         order=order, method=method, amount=order.total, idempotency_key=key("checkout"), email=""
@@ -199,6 +198,21 @@ def test_a_stale_checkout_the_buyer_never_paid_ends_failed_and_canceled_at_strip
     assert row.state == State.FAILED
     assert stripe_simulator.payment_intents[step.reference]["status"] == "canceled"
     assert Order.objects.get(pk=row.order_id).payment_status == PaymentStatus.DECLINED
+
+
+def test_a_stale_paypal_checkout_approved_but_never_completed_ends_failed_with_nothing_paid(
+    paypal_simulator: PayPalSimulator,
+) -> None:
+    row, step = started_checkout(paypal_simulator, type=IntegrationType.PAYPAL_EXPRESS)
+    PAYPAL_EXPRESS.pay(paypal_simulator, step, False)  # approved, never came back to us
+
+    reconcile()
+
+    row.refresh_from_db()
+    assert row.state == State.FAILED
+    assert "nothing was charged" in row.message
+    assert PAYPAL_EXPRESS.payments(paypal_simulator) == 0
+    assert not any(r.path.endswith("/execute") for r in paypal_simulator.received)
 
 
 def test_a_checkout_pending_for_less_than_the_threshold_is_left_alone(
