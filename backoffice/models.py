@@ -164,6 +164,11 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The orders list's default order (newest first), so a page is read from the index
+            # instead of sorting every order.
+            models.Index(fields=["-created_at", "-id"], name="order_newest_first")
+        ]
 
     def __str__(self) -> str:
         return self.number

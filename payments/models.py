@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
 
 from backoffice.models import CustomerUser, Order
 from integrations.models import Integration, PaymentMethod
@@ -65,6 +67,14 @@ class PaymentTransaction(models.Model):
         indexes = [
             models.Index(fields=["order", "-id"]),
             models.Index(fields=["state", "updated_at"]),
+            # The orders list's filters: by method (its admin label, case-insensitively) and by
+            # open authorization (awaiting capture, expiring within N days).
+            models.Index(Upper("method_admin_label"), name="payment_tx_method_label_upper"),
+            models.Index(
+                fields=["order", "authorization_expires_at"],
+                condition=Q(operation=Operation.AUTHORIZE, state=State.SUCCEEDED, is_open=True),
+                name="payment_tx_open_authorization",
+            ),
         ]
         permissions = [
             ("view_payment_history", "Can view an order's payment history"),

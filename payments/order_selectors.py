@@ -21,6 +21,7 @@ SORTS: dict[str, F | Lower] = {
     "created": F("created_at"),
 }
 DEFAULT_SORT = "-created"
+NULLABLE_SORTS = {"method", "expiry"}
 
 
 def open_authorizations() -> QuerySet[PaymentTransaction]:
@@ -76,6 +77,10 @@ def order_list(
         )
         orders = orders.filter(Exists(soon))
     descending = sort.startswith("-")
-    key = SORTS.get(sort.lstrip("-"), SORTS["created"])
-    ordered = key.desc(nulls_last=True) if descending else key.asc(nulls_last=True)
+    name = sort.lstrip("-") if sort.lstrip("-") in SORTS else "created"
+    key = SORTS[name]
+    # NULLS LAST only where a NULL can be: on a NOT NULL column it would keep PostgreSQL from
+    # reading the page from an index (order_newest_first) for nothing.
+    nulls_last = True if name in NULLABLE_SORTS else None
+    ordered = key.desc(nulls_last=nulls_last) if descending else key.asc(nulls_last=nulls_last)
     return orders.order_by(ordered, "-id" if descending else "id")

@@ -9,6 +9,9 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from backoffice.models import CustomerGroup, Website
 from integrations.models import PaymentMethod
@@ -38,6 +41,33 @@ def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
     return cast(forms.ChoiceField, form.fields[name])
 
 
+class QuickSelect(forms.Select):
+    """A select whose options are joined in Python instead of one template render each.
+
+    The rules list offers every integration, live or deleted: with a thousand of them Django's
+    per-option templates took most of the page's time (see bench.list_pages).
+    """
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        chosen = set(self.format_value(value))
+        options = format_html_join(
+            "\n",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, " selected" if str(key) in chosen else "", label)
+                for key, label in self.choices
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>\n{}\n</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            options,
+        )
+
+
 class RuleFilterForm(forms.Form):
     """The list's query string; each bad value is ignored on its own (see views.rule_list)."""
 
@@ -46,7 +76,7 @@ class RuleFilterForm(forms.Form):
         required=False, choices=[("", "Any"), ("yes", "Enabled"), ("no", "Disabled")]
     )
     currency = forms.ChoiceField(required=False)
-    integration = forms.ChoiceField(required=False)
+    integration = forms.ChoiceField(required=False, widget=QuickSelect)
     ids = forms.CharField(required=False, max_length=20000)
     sort = forms.ChoiceField(
         required=False,
@@ -60,7 +90,7 @@ class RuleFilterForm(forms.Form):
             ("", "All integrations"),
             *(
                 (str(i.pk), f"{i.name} (deleted)" if i.is_deleted else i.name)
-                for i in selectors.integrations_for_filter()
+                for i in selectors.integrations_for_filter().only("name", "deleted_at")
             ),
         ]
 
