@@ -87,6 +87,18 @@ class Inquiry:
     # partial captures or refunds): a lookup that matches by amount must not take one of them.
     known_references: tuple[str, ...] = ()
 
+    def payment_request(self) -> PaymentRequest:
+        """The checkout request being looked up, as far as a lookup needs it."""
+        return PaymentRequest(
+            order_number=self.order_number,
+            amount=self.amount,
+            currency=self.currency,
+            idempotency_key=self.idempotency_key,
+            method_identifier="",
+            payment_action=self.operation,
+            method_kind=self.method_kind,
+        )
+
 
 class ResultState(enum.StrEnum):
     SUCCEEDED = "succeeded"

@@ -187,16 +187,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
             return cannot_tell(inquiry, "no secure token or PayPal token was recorded.")
         if inquiry.method_kind == EXPRESS_CHECKOUT_KIND:
             return self._inquire_express(inquiry)
-        request = PaymentRequest(
-            order_number=inquiry.order_number,
-            amount=inquiry.amount,
-            currency=inquiry.currency,
-            idempotency_key=inquiry.idempotency_key,
-            method_identifier="",
-            payment_action=inquiry.operation,
-            method_kind=inquiry.method_kind,
-        )
-        outcome = self._card_outcome(request, inquiry.reference)
+        outcome = self._card_outcome(inquiry.payment_request(), inquiry.reference)
         if outcome.state is ResultState.PENDING:
             return cannot_tell(inquiry, outcome.message)
         return outcome

@@ -13,12 +13,13 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from backoffice.models import Order
 from integrations.adapters import adapter_for
 from integrations.adapters.base import CheckoutUrls, PaymentStep
+from integrations.deletion import integration_delete
 from integrations.models import PaymentMethod
 from integrations.types import IntegrationType
 from payments import ledger
@@ -286,3 +287,37 @@ def test_the_retry_schedule_is_kept_on_the_row(stripe_simulator: StripeSimulator
     schedule = Reconciliation.objects.get(transaction=row)
     assert (schedule.attempts, schedule.next_attempt_at) == (1, now + timedelta(minutes=5))
     assert "Cannot tell yet" in schedule.last_answer
+
+
+def test_a_row_of_a_deleted_integration_is_flagged_at_once(
+    stripe_simulator: StripeSimulator, admin_user: Any
+) -> None:
+    row, _ = started_checkout(stripe_simulator)
+    integration_delete(integration=row.method.integration, actor=admin_user)
+    received = len(stripe_simulator.received)
+
+    output = reconcile()
+
+    assert "1 newly flagged" in output and "its integration was deleted" in output
+    assert len(stripe_simulator.received) == received
+    row.refresh_from_db()
+    assert row.state == State.PENDING
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_sees_a_progress_bar(stripe_simulator: StripeSimulator) -> None:
+    started_checkout(stripe_simulator)
+    started_checkout(stripe_simulator)
+    out = Terminal()
+    call_command("reconcile_payments", stdout=out)
+    assert "\r[" in out.getvalue() and "] 2/2" in out.getvalue()
+    assert "\r[" not in reconcile()  # not a terminal: the summary only
+
+
+def test_a_negative_threshold_is_refused() -> None:
+    with pytest.raises(CommandError, match="cannot be negative"):
+        call_command("reconcile_payments", "--stale-minutes", "-1")

@@ -15,7 +15,6 @@ from integrations.adapters.authorize_net import api, results
 from integrations.adapters.base import (
     Inquiry,
     Operation,
-    PaymentRequest,
     ProviderResult,
     ResultState,
     cannot_tell,
@@ -63,16 +62,7 @@ def _checkout(adapter: AuthorizeNetAdapter, inquiry: Inquiry) -> ProviderResult:
         if details is None:
             return cannot_tell(inquiry, f"Authorize.Net has no transaction {inquiry.reference}.")
         return results.result_from_details(details)
-    found = adapter._find_payment(
-        PaymentRequest(
-            order_number=inquiry.order_number,
-            amount=inquiry.amount,
-            currency=inquiry.currency,
-            idempotency_key=inquiry.idempotency_key,
-            method_identifier="",
-            payment_action=inquiry.operation,
-        )
-    )
+    found = adapter._find_payment(inquiry.payment_request())
     if found is not None:
         return found
     if not inquiry.answer_lost:

@@ -27,7 +27,6 @@ from integrations.adapters.base import (
     ResultState,
     StepKind,
     WebhookEvent,
-    cannot_tell,
     unreachable,
 )
 from integrations.adapters.stripe import api
@@ -67,7 +66,7 @@ WEBHOOK_STATES = {
 }
 
 
-def _intent_raw(intent: Any) -> dict[str, Any]:
+def intent_raw(intent: Any) -> dict[str, Any]:
     data = intent.to_dict()
     raw = {name: data.get(name) for name in INTENT_FIELDS}
     error = data.get("last_payment_error")
@@ -153,7 +152,7 @@ class StripeAdapter(BrowserPaymentAdapter):
                 "publishable_key": str(self.config.settings.get("publishable_key", "")),
                 "client_secret": intent.client_secret or "",
             },
-            raw=_intent_raw(intent),
+            raw=intent_raw(intent),
         )
 
     def complete(
@@ -194,7 +193,7 @@ class StripeAdapter(BrowserPaymentAdapter):
                 state=ResultState.FAILED,
                 reference=intent.id,
                 message="The buyer left the payment page; nothing was charged.",
-                raw=_intent_raw(intent),
+                raw=intent_raw(intent),
             )
         return self._intent_result(intent)
 
@@ -208,7 +207,7 @@ class StripeAdapter(BrowserPaymentAdapter):
 
     @staticmethod
     def _intent_result(intent: stripe.PaymentIntent) -> ProviderResult:
-        raw = _intent_raw(intent)
+        raw = intent_raw(intent)
         status = intent.status
         if status in ("requires_capture", "succeeded"):
             return ProviderResult(
@@ -267,7 +266,7 @@ class StripeAdapter(BrowserPaymentAdapter):
         if intent.status != "canceled":
             return self._intent_result(intent)
         return ProviderResult(
-            ok=True, state=ResultState.SUCCEEDED, reference=intent.id, raw=_intent_raw(intent)
+            ok=True, state=ResultState.SUCCEEDED, reference=intent.id, raw=intent_raw(intent)
         )
 
     def refund(
@@ -309,81 +308,9 @@ class StripeAdapter(BrowserPaymentAdapter):
 
     def inquire(self, inquiry: Inquiry) -> ProviderResult:
         """Read the PaymentIntent (and its refunds): never confirms, captures or cancels."""
-        if not inquiry.reference:
-            return cannot_tell(inquiry, "no PaymentIntent was recorded for this payment.")
-        if inquiry.operation in (Operation.AUTHORIZE, Operation.CHARGE):
-            # complete() only reads the PaymentIntent back: it is the lookup.
-            result = self.complete(
-                _inquiry_request(inquiry), reference=inquiry.reference, params={}
-            )
-            if result.state is ResultState.PENDING:
-                status = result.raw.get("status")
-                return cannot_tell(inquiry, f"the buyer has not finished paying ({status}).")
-            return result
-        if inquiry.operation == Operation.REFUND:
-            return self._inquire_refund(inquiry)
-        intent = self._retrieve(inquiry.reference)
-        raw = _intent_raw(intent)
-        if inquiry.operation == Operation.CAPTURE:
-            return self._inquire_capture(inquiry, intent, raw)
-        if inquiry.operation == Operation.CANCEL:
-            if intent.status == "canceled":
-                return ProviderResult(
-                    ok=True, state=ResultState.SUCCEEDED, reference=intent.id, raw=raw
-                )
-            if intent.status in ("requires_capture", "succeeded"):
-                return _nothing_done(
-                    intent.id, f"the payment is {intent.status}, not canceled", raw
-                )
-            return cannot_tell(inquiry, f"the payment is {intent.status}.")
-        return cannot_tell(inquiry, f"Stripe has no {inquiry.operation} to look up.")
+        from integrations.adapters.stripe import inquiry as lookups  # it imports this module
 
-    @staticmethod
-    def _inquire_capture(
-        inquiry: Inquiry, intent: stripe.PaymentIntent, raw: dict[str, Any]
-    ) -> ProviderResult:
-        expected = to_minor_units(inquiry.amount, inquiry.currency)
-        if intent.status == "succeeded":
-            # Stripe captures a PaymentIntent once, so what it received is that one capture.
-            if intent.amount_received == expected:
-                return ProviderResult(
-                    ok=True, state=ResultState.SUCCEEDED, reference=intent.id, raw=raw
-                )
-            return cannot_tell(
-                inquiry,
-                f"Stripe captured {intent.amount_received} minor units, not {expected}.",
-            )
-        if intent.status in ("requires_capture", "canceled"):
-            return _nothing_done(intent.id, f"the payment is {intent.status}", raw)
-        return cannot_tell(inquiry, f"the payment is {intent.status}.")
-
-    def _inquire_refund(self, inquiry: Inquiry) -> ProviderResult:
-        try:
-            refunds = self._call(
-                lambda client: client.v1.refunds.list(
-                    {"payment_intent": inquiry.reference, "limit": 100}
-                )
-            )
-        except stripe.StripeError as error:
-            raise ProviderError(
-                f"Stripe could not list the refunds: {api.message(error)}"
-            ) from error
-        for refund in refunds.data:
-            if _refund_key(refund) == inquiry.idempotency_key:
-                state = REFUND_STATES.get(refund.status or "", ResultState.PENDING)
-                return ProviderResult(
-                    ok=state is not ResultState.FAILED,
-                    state=state,
-                    reference=refund.id,
-                    message=""
-                    if state is ResultState.SUCCEEDED
-                    else f"The refund is {refund.status}.",
-                    raw={"id": refund.id, "amount": refund.amount, "status": refund.status},
-                )
-        if any(not _refund_key(refund) for refund in refunds.data):
-            # A refund made without our key (from Stripe's dashboard, or before keys were sent).
-            return cannot_tell(inquiry, "Stripe holds refunds this payment cannot be matched to.")
-        return _nothing_done(inquiry.reference, "Stripe holds no such refund", {})
+        return lookups.inquire(self, inquiry)
 
     @staticmethod
     def _refused(error: stripe.StripeError, reference: str) -> ProviderResult:
@@ -430,31 +357,3 @@ class StripeAdapter(BrowserPaymentAdapter):
             message=message,
             raw=_without_secrets(event),
         )
-
-
-def _inquiry_request(inquiry: Inquiry) -> PaymentRequest:
-    return PaymentRequest(
-        order_number=inquiry.order_number,
-        amount=inquiry.amount,
-        currency=inquiry.currency,
-        idempotency_key=inquiry.idempotency_key,
-        method_identifier="",
-        payment_action=inquiry.operation,
-        method_kind=inquiry.method_kind,
-    )
-
-
-def _nothing_done(reference: str, why: str, raw: dict[str, Any]) -> ProviderResult:
-    return ProviderResult(
-        ok=False,
-        state=ResultState.FAILED,
-        reference=reference,
-        message=f"Stripe says this never happened: {why}.",
-        raw=raw,
-    )
-
-
-def _refund_key(refund: stripe.Refund) -> str:
-    """The idempotency key refund() left in the refund's metadata ("" for other refunds)."""
-    metadata = refund.to_dict().get("metadata") or {}
-    return str(metadata.get("idempotency_key") or "")

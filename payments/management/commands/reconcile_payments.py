@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from payments.models import PaymentTransaction
 from payments.reconciliation import STALE_CHECKOUT_AFTER, Outcome, flagged_rows, payments_reconcile
@@ -29,8 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         stale_minutes = options["stale_minutes"]
         if stale_minutes < 0:
-            self.stderr.write("--stale-minutes cannot be negative.")
-            return
+            raise CommandError("--stale-minutes cannot be negative.")
         summary = payments_reconcile(
             stale_after=timedelta(minutes=stale_minutes), progress=self._progress
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from payments.authorization_sweep import authorizations_close_expired, authorizations_expiring
@@ -30,8 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         days = options["days"]
         if days < 0:
-            self.stderr.write("--days cannot be negative.")
-            return
+            raise CommandError("--days cannot be negative.")
         now = timezone.now()
         closed = authorizations_close_expired(now=now)
         self.stdout.write(f"Closed {len(closed)} expired authorizations.")
