@@ -7,6 +7,7 @@ was never paid).
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -35,7 +36,6 @@ from simulators.stripe import StripeSimulator
 from tests.factories import create_integration
 from tests.payments.support import key, make_order
 from tests.providers.buyers import PAYPAL_EXPRESS, STRIPE
-from tests.providers.test_contract import AnswerCounter
 
 pytestmark = pytest.mark.django_db
 
@@ -93,12 +93,23 @@ def capture_requests(simulator: StripeSimulator) -> int:
     return sum(1 for r in simulator.received if r.path.endswith("/capture"))
 
 
-def lost_answer(simulator: StripeSimulator, settings: Any, monkeypatch: Any) -> AnswerCounter:
+class LateAnswer:
     """The next call times out on our side while the simulator still acts on it."""
-    settings.PROVIDER_TIMEOUT_SECONDS = 0.1
-    simulator.slow_seconds = 0.5
-    simulator.fault = Fault.SLOW
-    return AnswerCounter(simulator, monkeypatch)
+
+    def __init__(self, simulator: Any, settings: Any, monkeypatch: Any) -> None:
+        settings.PROVIDER_TIMEOUT_SECONDS = 0.1
+        simulator.slow_seconds = 0.5
+        simulator.fault = Fault.SLOW
+        self.simulator, self.settings = simulator, settings
+        # Released by the simulator's after_request hook once it has answered (and so acted).
+        self._answered = threading.Semaphore(0)
+        monkeypatch.setattr(simulator, "after_request", self._answered.release)
+
+    def landed(self) -> None:
+        """Wait until the provider has acted on the call we gave up on; answer normally again."""
+        self.simulator.fault = None
+        self.settings.PROVIDER_TIMEOUT_SECONDS = 5.0
+        assert self._answered.acquire(timeout=30), "the simulator never answered"
 
 
 def test_a_capture_whose_answer_was_lost_ends_succeeded_with_one_capture(
@@ -106,14 +117,12 @@ def test_a_capture_whose_answer_was_lost_ends_succeeded_with_one_capture(
 ) -> None:
     authorization = authorized(stripe_simulator)
     assert authorization.state == State.SUCCEEDED and authorization.is_open
-    late = lost_answer(stripe_simulator, settings, monkeypatch)
+    late = LateAnswer(stripe_simulator, settings, monkeypatch)
     capture = payment_capture(
         transaction=authorization, amount="100.00", actor=sales_user, idempotency_key="cap-1"
     )
     assert capture.state == State.UNKNOWN
-    stripe_simulator.fault = None
-    settings.PROVIDER_TIMEOUT_SECONDS = 5.0
-    late.wait_for_every_answer()  # Stripe captured after we stopped waiting
+    late.landed()  # Stripe captured after we stopped waiting
 
     output = reconcile()
 
@@ -135,14 +144,12 @@ def test_a_refund_whose_answer_was_lost_ends_succeeded_with_one_refund(
     capture = payment_capture(
         transaction=authorization, amount="100.00", actor=sales_user, idempotency_key="cap-1"
     )
-    late = lost_answer(stripe_simulator, settings, monkeypatch)
+    late = LateAnswer(stripe_simulator, settings, monkeypatch)
     refund = payment_refund(
         transaction=capture, amount="40.00", note="damaged", actor=sales_user, idempotency_key="r1"
     )
     assert refund.state == State.UNKNOWN
-    stripe_simulator.fault = None
-    settings.PROVIDER_TIMEOUT_SECONDS = 5.0
-    late.wait_for_every_answer()
+    late.landed()
 
     reconcile()
 
