@@ -29,7 +29,8 @@ The results are printed as Markdown tables and written to bench-results/capture_
 Targets: a median capture under 10 ms on PostgreSQL; the same query count for every capture and
 every refund; both pages in a fixed number of queries. Settings (environment variables):
 
-    BENCH_RUNS            timed captures and refunds (default 200), after BENCH_WARMUP (5)
+    BENCH_RUNS            timed captures and refunds (default 200; 50 under BENCH_SIZE=small),
+                          after BENCH_WARMUP (5)
     BENCH_DATABASES       which databases to try (default sqlite,postgres)
     BENCH_POSTGRES_URL    a PostgreSQL server URL whose user may create databases
     BENCH_PROFILE         1: print a cProfile of the timed captures (to stderr)
@@ -55,11 +56,17 @@ from bench.common import ROOT, Column
 
 RESULTS = ROOT / "bench-results" / "capture_overhead.json"
 DEFAULT_RUNS = 200
+SMALL_RUNS = 50
 DEFAULT_WARMUP = 5
 TARGET_MEDIAN_MS = 10.0
 TARGET_DATABASE = "postgresql"
 FEW, MANY = 1, 50
 CAPTURES_IN_MANY = 30  # then MANY - 1 - CAPTURES_IN_MANY refunds
+
+
+def _runs() -> int:
+    small = os.environ.get("BENCH_SIZE", "").strip().lower() == "small"  # CI's reduced run
+    return int(os.environ.get("BENCH_RUNS", str(SMALL_RUNS if small else DEFAULT_RUNS)))
 
 
 # --- child: one database ------------------------------------------------------------------------
@@ -323,7 +330,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
     setup_test_environment()  # the test client's host, as the test suite has it
     # The pages are rendered without collectstatic; WhiteNoise warns that there is nothing.
     warnings.filterwarnings("ignore", message="No directory at")
-    runs = int(os.environ.get("BENCH_RUNS", str(DEFAULT_RUNS)))
+    runs = _runs()
     warmup = int(os.environ.get("BENCH_WARMUP", str(DEFAULT_WARMUP)))
     profile = os.environ.get("BENCH_PROFILE") == "1"
     world = _World()
@@ -446,7 +453,7 @@ def main() -> int:
         RESULTS,
         {
             "benchmark": "payments.services payment_capture / payment_refund, instant adapter",
-            "runs": int(os.environ.get("BENCH_RUNS", str(DEFAULT_RUNS))),
+            "runs": _runs(),
             "warmup": int(os.environ.get("BENCH_WARMUP", str(DEFAULT_WARMUP))),
             "results": results,
             "targets": checks,

@@ -9,6 +9,7 @@ against the database it was given; it writes a JSON list of result rows to `out`
 Environment variables read here:
 
     BENCH_SIZES           rule counts, comma-separated
+    BENCH_SIZE            small: the reduced run CI makes (all but the largest default size)
     BENCH_DATABASES       which databases to try (default sqlite,postgres)
     BENCH_POSTGRES_URL    a PostgreSQL server URL whose user may create databases
     BENCH_STRICT          1: exit with status 1 when a target is missed
@@ -112,8 +113,11 @@ def timing_stats(timings_ms: Iterable[float]) -> Stats:
 
 
 def sizes_from_environment(default: Sequence[int]) -> list[int]:
+    """BENCH_SIZES; else `default`, without its largest size under BENCH_SIZE=small (CI)."""
     text = os.environ.get("BENCH_SIZES", "")
     if not text.strip():
+        if os.environ.get("BENCH_SIZE", "").strip().lower() == "small" and len(default) > 1:
+            return sorted(default)[:-1]
         return list(default)
     return sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
 

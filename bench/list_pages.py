@@ -66,7 +66,6 @@ def _pages(dataset: data.Dataset) -> dict[str, str]:
         "orders, website": f"/admin/orders/?website={dataset.website_ids[1]}",
         "orders, awaiting capture": "/admin/orders/?awaiting_capture=on",
         "orders, expires within 7 days": "/admin/orders/?expires_within=7",
-        "orders, sorted by total": "/admin/orders/?sort=-total",
         "orders, last page": "/admin/orders/?page=last",
     }
 
