@@ -34,7 +34,6 @@ from integrations.adapters.base import (
     ResultState,
     StepKind,
     UnsupportedOperation,
-    cannot_tell,
     unreachable,
 )
 from payments.money import from_minor_units, to_minor_units
@@ -175,42 +174,9 @@ class PayflowAdapter(BrowserPaymentAdapter):
         return request.method_kind != EXPRESS_CHECKOUT_KIND
 
     def inquire(self, inquiry: Inquiry) -> ProviderResult:
-        """A card checkout: the secure token's inquiry (TRXTYPE=I). Nothing else can be read.
+        from integrations.adapters import payflow_inquiry  # it imports this module
 
-        Payflow answers an inquiry by ORIGID about that transaction only, and a capture, void or
-        credit carries nothing else to find it by; resending it with its request ID would
-        act if the first never arrived. So those stay "cannot tell" for a person to check.
-        """
-        if inquiry.operation not in (Operation.AUTHORIZE, Operation.CHARGE):
-            return cannot_tell(inquiry, f"Payflow cannot look up a {inquiry.operation} by itself.")
-        if not inquiry.reference:
-            return cannot_tell(inquiry, "no secure token or PayPal token was recorded.")
-        if inquiry.method_kind == EXPRESS_CHECKOUT_KIND:
-            return self._inquire_express(inquiry)
-        outcome = self._card_outcome(inquiry.payment_request(), inquiry.reference)
-        if outcome.state is ResultState.PENDING:
-            return cannot_tell(inquiry, outcome.message)
-        return outcome
-
-    def _inquire_express(self, inquiry: Inquiry) -> ProviderResult:
-        if inquiry.answer_lost:
-            # Our ACTION=D may have gone through, and nothing finds it but its PNREF.
-            return cannot_tell(inquiry, "Payflow cannot look up an Express Checkout payment.")
-        # We never sent ACTION=D, the only call that takes the money; ACTION=G only reads.
-        trxtype = "A" if inquiry.operation == Operation.AUTHORIZE else "S"
-        fields = {"TRXTYPE": trxtype, "TENDER": "P", "TOKEN": inquiry.reference, "ACTION": "G"}
-        details = self._transact(fields, uuid.uuid4().hex)
-        approved = details["RESULT"] == "0" and bool(details.get("PAYERID"))
-        return ProviderResult(
-            ok=False,
-            state=ResultState.FAILED,
-            message=(
-                "The buyer approved at PayPal but never came back; nothing was charged."
-                if approved
-                else "The buyer never finished at PayPal; nothing was charged."
-            ),
-            raw=_safe(details),
-        )
+        return payflow_inquiry.inquire(self, inquiry)
 
     def _begin_card(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
         fields = {
@@ -235,7 +201,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
                 "SECURETOKEN": response["SECURETOKEN"],
                 "SECURETOKENID": response["SECURETOKENID"],
             },
-            raw=_safe(response),
+            raw=safe_fields(response),
         )
 
     def _secure_token_fields(self, request: PaymentRequest) -> dict[str, str]:
@@ -274,17 +240,17 @@ class PayflowAdapter(BrowserPaymentAdapter):
             {"TRXTYPE": "I", "TENDER": "C", "SECURETOKEN": token}, uuid.uuid4().hex
         )
         if inquiry["RESULT"] == "19":
-            return _pending("The buyer has not submitted the card form yet.", _safe(inquiry))
+            return _pending("The buyer has not submitted the card form yet.", safe_fields(inquiry))
         if inquiry["RESULT"] == "162":
             # Expired unused: nobody can pay with it any more.
-            return _result(inquiry, tender="C", raw=_safe(inquiry))
+            return _result(inquiry, tender="C", raw=safe_fields(inquiry))
         if inquiry["RESULT"] != "0" or "ORIGRESULT" not in inquiry:
             raise ProviderError(
                 f"Payflow's inquiry failed: {payflow_nvp.result_message(inquiry)} "
                 f"(RESULT {inquiry['RESULT']})."
             )
         outcome = {**inquiry, "RESULT": inquiry["ORIGRESULT"], "PNREF": inquiry["ORIGPNREF"]}
-        return _result(outcome, tender="C", raw=_safe(inquiry))
+        return _result(outcome, tender="C", raw=safe_fields(inquiry))
 
     def _begin_express(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
         fields = {
@@ -320,7 +286,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
             kind=StepKind.REDIRECT,
             reference=token,
             url=f"{page}?cmd=_express-checkout&token={quote(token)}",
-            raw=_safe(response),
+            raw=safe_fields(response),
         )
 
     def _complete_express(
@@ -339,7 +305,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
                 state=ResultState.FAILED,
                 message="The PayPal session expired or is no longer valid. "
                 "Please start the payment again.",
-                raw=_safe(details),
+                raw=safe_fields(details),
             )
         payer_id = details.get("PAYERID", "")
         if not payer_id:
@@ -354,7 +320,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
         }
         request_id = payflow_nvp.request_id(request.idempotency_key, "express-do")
         response = self._transact(fields, request_id)
-        return _result(response, tender="P", raw=_safe(response))
+        return _result(response, tender="P", raw=safe_fields(response))
 
     # --- staff operations -----------------------------------------------------------------------
 
@@ -371,7 +337,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
             "CAPTURECOMPLETE": "N",
         }
         response = self._transact(fields, payflow_nvp.request_id(idempotency_key))
-        return _result(response, tender=tender, raw=_safe(response))
+        return _result(response, tender=tender, raw=safe_fields(response))
 
     def cancel(
         self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
@@ -379,7 +345,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
         tender, pnref = _split(reference)
         fields = {"TRXTYPE": "V", "TENDER": tender, "ORIGID": pnref}
         response = self._transact(fields, payflow_nvp.request_id(idempotency_key))
-        return _result(response, tender=tender, raw=_safe(response))
+        return _result(response, tender=tender, raw=safe_fields(response))
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
@@ -393,7 +359,7 @@ class PayflowAdapter(BrowserPaymentAdapter):
             "CURRENCY": currency.upper(),
         }
         response = self._transact(fields, payflow_nvp.request_id(idempotency_key))
-        return _result(response, tender=tender, raw=_safe(response))
+        return _result(response, tender=tender, raw=safe_fields(response))
 
 
 def _transaction_type(request: PaymentRequest) -> str:
@@ -441,7 +407,7 @@ def _pending(message: str, raw: dict[str, str] | None = None) -> ProviderResult:
     return ProviderResult(ok=True, state=ResultState.PENDING, message=message, raw=raw or {})
 
 
-def _safe(response: dict[str, str]) -> dict[str, str]:
+def safe_fields(response: dict[str, str]) -> dict[str, str]:
     """The answer for the ledger: no secure token (it pays for a while), card digits cut to 4."""
     safe = {name: value for name, value in response.items() if name != "SECURETOKEN"}
     if "ACCT" in safe:
