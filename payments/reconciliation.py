@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS = (timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
 # A checkout still pending this long after it started: the buyer is not coming back.
 STALE_CHECKOUT_AFTER = timedelta(minutes=30)
+# An unknown row is first asked about this long after its call gave up: a provider still working
+# on the request we stopped waiting for would otherwise be reported as never having received it.
+UNKNOWN_SETTLE_AFTER = timedelta(minutes=2)
 SETTLED_PREFIX = "Settled by reconciliation: "
 _ADAPTER_OPERATIONS = {
     Operation.AUTHORIZE: AdapterOperation.AUTHORIZE,
@@ -60,8 +63,13 @@ class Summary:
 def rows_to_reconcile(
     *, now: datetime, stale_after: timedelta = STALE_CHECKOUT_AFTER
 ) -> QuerySet[PaymentTransaction]:
-    """Unknown rows, and checkout rows pending since before `now - stale_after`, that are due."""
-    unsettled = Q(state=State.UNKNOWN, operation__in=list(_ADAPTER_OPERATIONS)) | Q(
+    """Unknown rows (after UNKNOWN_SETTLE_AFTER) and checkout rows pending since before
+    `now - stale_after`, whose next attempt is due."""
+    unsettled = Q(
+        state=State.UNKNOWN,
+        operation__in=list(_ADAPTER_OPERATIONS),
+        updated_at__lte=now - UNKNOWN_SETTLE_AFTER,
+    ) | Q(
         state=State.PENDING,
         operation__in=(Operation.AUTHORIZE, Operation.CHARGE),
         created_at__lte=now - stale_after,

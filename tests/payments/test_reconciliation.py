@@ -83,6 +83,13 @@ def authorized(simulator: StripeSimulator) -> PaymentTransaction:
     return checkout_complete(row=row, params=params)
 
 
+def gave_up(row: PaymentTransaction, *, minutes_ago: int = 3) -> None:
+    """`row`'s call gave up `minutes_ago` (reconciliation waits UNKNOWN_SETTLE_AFTER first)."""
+    PaymentTransaction.objects.filter(pk=row.pk).update(
+        state=State.UNKNOWN, updated_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+
+
 def reconcile() -> str:
     out = StringIO()
     call_command("reconcile_payments", stdout=out)
@@ -123,6 +130,7 @@ def test_a_capture_whose_answer_was_lost_ends_succeeded_with_one_capture(
     )
     assert capture.state == State.UNKNOWN
     late.landed()  # Stripe captured after we stopped waiting
+    gave_up(capture)
 
     output = reconcile()
 
@@ -150,6 +158,7 @@ def test_a_refund_whose_answer_was_lost_ends_succeeded_with_one_refund(
     )
     assert refund.state == State.UNKNOWN
     late.landed()
+    gave_up(refund)
 
     reconcile()
 
@@ -169,6 +178,7 @@ def test_a_capture_stripe_never_received_ends_failed_and_stays_capturable(
     )
     assert capture.state == State.UNKNOWN
     stripe_simulator.fault = None
+    gave_up(capture)
 
     reconcile()
 
@@ -237,6 +247,23 @@ def test_a_checkout_pending_for_less_than_the_threshold_is_left_alone(
     assert not Reconciliation.objects.exists()
 
 
+def test_an_unknown_row_is_first_asked_about_once_the_provider_had_time_to_finish(
+    stripe_simulator: StripeSimulator, sales_user: Any
+) -> None:
+    authorization = authorized(stripe_simulator)
+    stripe_simulator.fault = Fault.HTTP_500
+    capture = payment_capture(
+        transaction=authorization, amount="30.00", actor=sales_user, idempotency_key="cap-1"
+    )
+    stripe_simulator.fault = None
+    received = len(stripe_simulator.received)
+
+    assert "0 succeeded, 0 failed, 0 still unknown" in reconcile()
+    assert len(stripe_simulator.received) == received
+    gave_up(capture, minutes_ago=3)
+    assert "0 succeeded, 1 failed" in reconcile()
+
+
 def test_running_twice_changes_nothing_the_second_time(
     stripe_simulator: StripeSimulator, sales_user: Any
 ) -> None:
@@ -260,7 +287,7 @@ def test_an_answer_stripe_cannot_give_is_asked_again_on_schedule_then_flagged(
     # The buyer's return timed out (unknown) and Stripe says the payment is not finished: that
     # is no answer, and an unknown row is never given up at the provider.
     row, _ = started_checkout(stripe_simulator)
-    PaymentTransaction.objects.filter(pk=row.pk).update(state=State.UNKNOWN)
+    gave_up(row)
     start = timezone.now()
 
     times = [start]
@@ -288,7 +315,7 @@ def test_an_answer_stripe_cannot_give_is_asked_again_on_schedule_then_flagged(
 
 def test_the_retry_schedule_is_kept_on_the_row(stripe_simulator: StripeSimulator) -> None:
     row, _ = started_checkout(stripe_simulator)
-    PaymentTransaction.objects.filter(pk=row.pk).update(state=State.UNKNOWN)
+    gave_up(row)
     now = timezone.now()
     payments_reconcile(now=now)
     schedule = Reconciliation.objects.get(transaction=row)
