@@ -4,19 +4,20 @@ from typing import Any
 
 from django import forms
 
+from backoffice.form_fields import IdsChoiceField
 from backoffice.models import Customer, CustomerGroup, PaymentTerm
 
 
 class PaymentTermForm(forms.Form):
     label = forms.CharField(label="Label", max_length=255, help_text='For example "Net 30".')
-    customers = forms.ModelMultipleChoiceField(
+    customers = IdsChoiceField(
         label="Customers",
         queryset=Customer.objects.select_related("group"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="A customer's own term wins over its group's.",
     )
-    groups = forms.ModelMultipleChoiceField(
+    groups = IdsChoiceField(
         label="Customer groups",
         queryset=CustomerGroup.objects.all(),
         required=False,

@@ -13,6 +13,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from backoffice.form_fields import IdsChoiceField
 from backoffice.models import CustomerGroup, Website
 from integrations.models import PaymentMethod
 from rules import expressions, selectors
@@ -96,7 +97,7 @@ class RuleFilterForm(forms.Form):
 
 
 def _checkboxes(queryset: QuerySet[Any], label: str, help_text: str) -> Any:
-    return forms.ModelMultipleChoiceField(
+    return IdsChoiceField(
         queryset=queryset,
         required=False,
         label=label,
@@ -154,13 +155,13 @@ class RuleForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "code"}),
         help_text="Optional. The rule matches only when this is true.",
     )
-    methods = forms.ModelMultipleChoiceField(
+    methods = IdsChoiceField(
         queryset=PaymentMethod.objects.none(),
         label="Payment methods",
         error_messages={"required": NO_METHOD},
         widget=forms.CheckboxSelectMultiple,
     )
-    enabled_methods = forms.ModelMultipleChoiceField(
+    enabled_methods = IdsChoiceField(
         queryset=PaymentMethod.objects.none(),
         required=False,
         label="Enabled payment methods",
