@@ -22,6 +22,7 @@ SORTS: dict[str, F | Lower] = {
 }
 DEFAULT_SORT = "-created"
 NULLABLE_SORTS = {"method", "expiry"}
+FEW_MATCHES = 2_000
 
 
 def open_authorizations() -> QuerySet[PaymentTransaction]:
@@ -45,6 +46,20 @@ def orders_for_list() -> QuerySet[Order]:
     )
 
 
+def _paid_with(transactions: QuerySet[PaymentTransaction]) -> Q | Exists:
+    """Orders with one of `transactions`, in the form PostgreSQL reads fastest for their number.
+
+    Given an Exists, PostgreSQL walks the orders newest first and probes each one: quick when
+    the method is common, but for a rarely used one (say an old integration's, whose payments
+    are all in old orders) it probes nearly every order (250 ms at 100,000, see bench.list_pages).
+    Up to FEW_MATCHES transactions are fetched first instead: their LIMIT keeps the planner from
+    turning the subquery back into that walk, and sorting a few thousand orders is quick.
+    """
+    if not transactions[FEW_MATCHES : FEW_MATCHES + 1].exists():
+        return Q(pk__in=transactions.values("order_id")[:FEW_MATCHES])
+    return Exists(transactions.filter(order=OuterRef("pk")))
+
+
 def order_list(
     *,
     now: datetime,
@@ -62,9 +77,7 @@ def order_list(
         by_method = Q(method_admin_label__iexact=method)
         if method.isdigit():
             by_method |= Q(method_id=int(method))
-        orders = orders.filter(
-            Exists(PaymentTransaction.objects.filter(by_method, order=OuterRef("pk")))
-        )
+        orders = orders.filter(_paid_with(PaymentTransaction.objects.filter(by_method)))
     if website is not None:
         orders = orders.filter(website_id=website)
     if awaiting_capture:
