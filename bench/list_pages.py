@@ -167,7 +167,7 @@ def _with_growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 COLUMNS = [
-    Column("database", lambda r: str(r["database_version"]), numeric=False),
+    Column("database", lambda r: str(r["database_version"]).split(" (")[0], numeric=False),
     Column("page", lambda r: str(r["page"]), numeric=False),
     Column("rows (10×)", lambda r: _rows(r)),
     Column("median ms", lambda r: f"{r['median_ms']:.1f}"),
