@@ -14,10 +14,12 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
 from backoffice.demo import demo_credentials, pay_demo_order
 from backoffice.management.commands.seed_demo import DEMO_AUTHORIZED_ORDERS
-from backoffice.models import CustomerUser
+from backoffice.models import CustomerUser, Order
 from integrations.models import Integration
 from integrations.types import IntegrationType
 from simulators.authorize_net import AuthorizeNetSimulator
@@ -197,3 +199,25 @@ def local_path(url: str) -> str | None:
         return None
     path = parts.path or "/"
     return f"{path}?{parts.query}" if parts.query else path
+
+
+def payment_action(client: Client, order: Order, action: str, **data: str) -> bool:
+    """Submit the order page's form for `action` (capture, refund, cancel) as sales would.
+
+    False when the page offers no such action; a confirmation step is confirmed.
+    """
+    url = reverse("orders:detail", args=[order.pk])
+    page = PageReader.read("http://testserver/", client.get(url).content.decode())
+    link = next((link for link in page.links if f"action={action}&" in link), None)
+    if link is None:
+        return False
+    page = PageReader.read("http://testserver/", client.get(link).content.decode())
+    form = next(f for f in page.forms if f.action.rstrip("/").endswith(f"/{action}"))
+    values = {f.name: f.value for f in form.fields if f.kind not in ("button", "submit")}
+    response = client.post(form.action, {**values, **data})
+    if response.status_code == 200:  # the confirmation step: the same form, to submit again
+        page = PageReader.read("http://testserver/", response.content.decode())
+        form = next(f for f in page.forms if f.action.rstrip("/").endswith(f"/{action}"))
+        response = client.post(form.action, {f.name: f.value for f in form.fields})
+    assert response.status_code == 302, (action, response.content.decode()[:3000])
+    return True
