@@ -3,12 +3,21 @@
 A simulator is a `ThreadingHTTPServer` on 127.0.0.1 and a free port. A subclass holds the
 provider's state (known credentials, later payments) and answers requests in `answer()`; the
 shared `respond()` records each request and injects the fault a test asked for.
+
+The faults cover what a provider's network does to a call, before or after the provider acts:
+a 500, an unparseable body, a 429 with Retry-After and a replayed earlier answer (none of which
+act), a request held and then dropped without acting, a connection closed at accept, an answer
+that comes late (it acted; a short client timeout turns it into a lost answer), and one reset
+half-way through its body (it acted).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
+import socket
+import struct
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -29,6 +38,14 @@ class Fault(enum.Enum):
     HTTP_500 = "http_500"  # an internal server error
     GARBAGE = "garbage"  # HTTP 200 with a body no client can parse
     SLOW = "slow"  # the proper answer, but only after `slow_seconds`
+    # Held for `slow_seconds`, then the connection is reset without an answer and without acting
+    # (with a shorter client timeout: a timeout before the provider acted).
+    DROP = "drop"
+    REFUSED = "refused"  # the connection is reset at accept, before the request is read
+    RESET_MID_BODY = "reset_mid_body"  # it acts, sends half the answer's body, then resets
+    RATE_LIMITED = "rate_limited"  # 429 with Retry-After: `retry_after_seconds`; nothing done
+    # The provider replays its previous answer (to any request) for this one, without acting.
+    REPLAY = "replay"
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,12 @@ class Response:
     body: bytes
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
+    # Reset the connection after this many bytes of `body` (None: send it all).
+    reset_after: int | None = None
+
+
+# No answer at all: the handler resets the connection.
+_DROPPED = Response(0, b"", "text/plain", reset_after=0)
 
 
 class Simulator(ThreadingHTTPServer):
@@ -55,6 +78,7 @@ class Simulator(ThreadingHTTPServer):
     # The Content-Type the provider uses; also sent with `Fault.GARBAGE`.
     content_type = "application/json"
     internal_error = Response(500, b"<html><h1>500 Internal Server Error</h1></html>", "text/html")
+    rate_limited = Response(429, b"Too many requests", "text/plain")
 
     # 0 picks a free port (tests); the demo runner binds each simulator to a fixed one.
     bind_port = 0
@@ -63,11 +87,13 @@ class Simulator(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", self.bind_port), _Handler)
         self.fault: Fault | None = None
         self.slow_seconds = 2.0
+        self.retry_after_seconds = 1
         self.received: list[Request] = []
         # Exceptions raised by `answer()`: a bug in the simulator, which the fixtures report.
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._release_slow = threading.Event()
+        self._last_answer: Response | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -99,28 +125,54 @@ class Simulator(ThreadingHTTPServer):
         self._release_slow = threading.Event()
         self.fault = None
         self.slow_seconds = 2.0
+        self.retry_after_seconds = 1
         with self._lock:
             self.received.clear()
             self.errors.clear()
+            self._last_answer = None
+
+    def release_slow(self) -> None:
+        """End the wait of every SLOW or DROP request held now (later ones wait again)."""
+        self._release_slow.set()
+        self._release_slow = threading.Event()
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.fault is Fault.REFUSED:
+            _reset_on_close(request)
+            return False  # socketserver closes the connection unread
+        return super().verify_request(request, client_address)
 
     def respond(self, request: Request) -> Response:
         with self._lock:
             self.received.append(request)
+            last_answer = self._last_answer
         fault = self.fault
         if fault is Fault.HTTP_500:
             return self.internal_error
         if fault is Fault.GARBAGE:
             return Response(200, GARBAGE, self.content_type)
-        if fault is Fault.SLOW:
+        if fault is Fault.RATE_LIMITED:
+            headers = {"Retry-After": str(self.retry_after_seconds)}
+            return dataclasses.replace(self.rate_limited, headers=headers)
+        if fault is Fault.REPLAY and last_answer is not None:
+            return last_answer
+        if fault in (Fault.SLOW, Fault.DROP):
             self._release_slow.wait(self.slow_seconds)
+        if fault is Fault.DROP:
+            return _DROPPED
         try:
-            return self.answer(request)
+            response = self.answer(request)
         except Exception:
             with self._lock:
                 self.errors.append(traceback.format_exc())
             return Response(599, b"simulator error", "text/plain")
         finally:
             self.after_request()
+        with self._lock:
+            self._last_answer = response
+        if fault is Fault.RESET_MID_BODY:
+            return dataclasses.replace(response, reset_after=len(response.body) // 2)
+        return response
 
     def after_request(self) -> None:
         """A hook run after every answer (the demo runner saves the provider's state here)."""
@@ -148,12 +200,19 @@ _SERVER_ATTRIBUTES = frozenset(
         "errors",
         "_lock",
         "_release_slow",
+        "retry_after_seconds",
+        "_last_answer",
         "_thread",
         "_threads",  # ThreadingMixIn's, set on the first request
         "server_name",  # HTTPServer.server_bind's
         "server_port",
     }
 )
+
+
+def _reset_on_close(connection: socket.socket) -> None:
+    """Make closing `connection` send a TCP reset instead of an orderly end."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -189,13 +248,18 @@ class _Handler(BaseHTTPRequestHandler):
         )
         response = self.server.respond(request)
         try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(response.body)
+            if response is not _DROPPED:
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(response.body[: response.reset_after])
+            if response.reset_after is not None:
+                self.wfile.flush()
+                _reset_on_close(self.connection)
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client stopped waiting (a timeout); there is no one to answer
 

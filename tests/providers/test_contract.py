@@ -322,6 +322,10 @@ class AnswerCounter:
         pytest.param(Fault.SLOW, True, id="slow-retry-while-in-flight"),
         pytest.param(Fault.HTTP_500, False, id="http-500"),
         pytest.param(Fault.GARBAGE, False, id="garbage"),
+        pytest.param(Fault.DROP, False, id="dropped-before-acting"),
+        pytest.param(Fault.REFUSED, False, id="connection-refused"),
+        pytest.param(Fault.RATE_LIMITED, False, id="429-retry-after"),
+        pytest.param(Fault.RESET_MID_BODY, False, id="reset-mid-body-after-acting"),
     ],
 )
 def test_a_failed_capture_retried_with_its_key_captures_once(
