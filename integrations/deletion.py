@@ -21,6 +21,7 @@ from backoffice.audit import audit_record
 from backoffice.models import AuditEntry
 from integrations.models import Integration, PaymentMethod
 from rules.models import PaymentRule, PaymentRuleMethod
+from rules.services import rules_lock_for_change
 
 PREVIEW_SIZE = 10
 # Beyond this many rules, the review link narrows by integration instead of listing ids.
@@ -179,6 +180,7 @@ def _audit_rules(
 @transaction.atomic
 def integration_delete(*, integration: Integration, actor: User) -> DeletionReport:
     """Delete an integration and disable what depended on it, in one transaction."""
+    rules_lock_for_change()  # checkouts in flight finish first; later ones see the deletion
     locked = Integration.objects.select_for_update().filter(pk=integration.pk).first()
     if locked is None or locked.is_deleted:
         raise DeletionError("This integration has already been deleted.")

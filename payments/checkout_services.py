@@ -32,6 +32,7 @@ from payments.ledger import PaymentError, order_refresh_payment_status
 from payments.models import Operation, PaymentTransaction, State
 from payments.status import PaymentStatus
 from rules.evaluation import Address, Checkout, LineItem, resolve_methods
+from rules.services import rules_lock_for_checkout
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def checkout_submit(
     if earlier is not None:
         return earlier
     _refuse_if_already_paid(order)
+    rules_lock_for_checkout()
     term = order.customer.effective_payment_term()
     if method.payment_action == PaymentAction.INVOICE and term is None:
         raise PaymentError(

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backoffice.audit import audit_record
@@ -19,6 +19,32 @@ from rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 
 class RuleError(Exception):
     """A change to a rule that cannot be made; the message is for the user."""
+
+
+# A PostgreSQL advisory lock over what checkout reads to decide a method: rules and the
+# integrations behind their methods. Evaluation reads them in several statements, each seeing
+# the latest commit, and the provider is then called inside the same transaction: without it a
+# submit could read half an edit, or charge a method after its rule or integration took it away.
+# Checkouts share it (they never wait for each other); a change takes it alone, so it waits
+# for the checkouts in flight and the next ones read it whole. SQLite serialises writers anyway.
+_CHECKOUT_RULES_LOCK = 0x52554C45
+
+
+def rules_lock_for_checkout() -> None:
+    """Read rules and integrations as of one committed state until this transaction ends."""
+    _advisory_lock("pg_advisory_xact_lock_shared")
+
+
+def rules_lock_for_change() -> None:
+    """Wait for the checkouts in flight; hold the next ones until this transaction ends."""
+    _advisory_lock("pg_advisory_xact_lock")
+
+
+def _advisory_lock(function: str) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [_CHECKOUT_RULES_LOCK])
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ def method_enable_refusal(method: PaymentMethod) -> str:
 def rule_save(*, rule: PaymentRule | None, data: RuleData, actor: User) -> PaymentRule:
     """Create a rule (rule=None) or replace an existing rule's settings with `data`."""
     created = rule is None
+    rules_lock_for_change()
     if rule is None:
         rule = PaymentRule()
         before: dict[str, Any] = {}
@@ -150,6 +177,7 @@ def _save_methods(rule: PaymentRule, wanted: Iterable[RuleMethodData]) -> None:
 @transaction.atomic
 def rules_set_enabled(*, rule_ids: Iterable[int], enabled: bool, actor: User) -> int:
     """Enable or disable several rules at once; returns how many changed."""
+    rules_lock_for_change()
     rules = list(
         PaymentRule.objects.select_for_update()
         .filter(pk__in=list(rule_ids))
