@@ -11,6 +11,7 @@ SQLite serialises writers, so it cannot show a race: these tests run only on Pos
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 from functools import partial
@@ -22,15 +23,17 @@ from django.db import connection
 from django.urls import reverse
 
 from backoffice.models import Order
+from integrations.adapters.base import CheckoutUrls
 from integrations.models import Integration, PaymentMethod
 from integrations.types import IntegrationType
 from payments import services
+from payments.browser_checkout import checkout_step, return_token
 from payments.checkout_services import METHOD_UNAVAILABLE
-from payments.models import Operation, PaymentTransaction, State
+from payments.models import Operation, PaymentTransaction, State, WebhookEvent
 from payments.status import PaymentStatus
 from rules.models import PaymentRule
 from rules.services import RuleData, RuleMethodData, rule_save
-from tests.factories import create_integration, create_rule_with_methods
+from tests.factories import VALID_SETTINGS, create_integration, create_rule_with_methods
 from tests.payments.support import key, make_order, offered_method
 from tests.payments.test_concurrency_http import (
     TIMEOUT,
@@ -40,6 +43,7 @@ from tests.payments.test_concurrency_http import (
     signed_in,
     superuser,
 )
+from tests.providers.buyers import STRIPE
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -194,6 +198,68 @@ def once_charging(entered: threading.Semaphore, change: Any) -> Any:
         return change()
 
     return run
+
+
+# --- 3. A webhook racing the buyer's return for the same payment -------------------------------
+
+ROUNDS = 5
+
+
+def test_a_webhook_racing_the_buyers_return_settles_the_payment_once(live_server, stripe_simulator):
+    integration = create_integration(
+        IntegrationType.STRIPE, name="Stripe", actor=superuser(), api_base_url=stripe_simulator.url
+    )
+    method = integration.methods.get()
+    create_rule_with_methods("Cards", [method])
+    base_url = live_server.url
+    webhook_url = f"{base_url}{reverse('payments:webhook', args=[integration.webhook_token])}"
+    secret = str(VALID_SETTINGS[IntegrationType.STRIPE]["webhook_signing_secret"])
+    orders = [make_order(total="100.00") for _ in range(ROUNDS)]
+    for order in orders:
+        session, url, fields = buyer_checkout(base_url, order)
+        started = submitted(session, url, fields, method)()
+        assert started.status_code == 200 and "/pay/" in started.url, started.url
+        row = PaymentTransaction.objects.get(order=order)
+        # The buyer pays in the browser (the stand-in Stripe.js), which then comes back to us
+        # while Stripe sends its webhook.
+        step = checkout_step(row=row, urls=CheckoutUrls(base_url, base_url, base_url))
+        params = STRIPE.pay(stripe_simulator, step, False)
+        return_url = f"{base_url}{reverse('payments:checkout_return', args=[return_token(row)])}"
+        body, headers = stripe_simulator.signed_webhook(
+            "payment_intent.amount_capturable_updated", row.provider_reference, secret
+        )
+
+        back, notified = post_together(
+            [
+                partial(session.get, return_url, params=params, timeout=TIMEOUT),
+                partial(requests.post, webhook_url, data=body, headers=headers, timeout=TIMEOUT),
+            ]
+        )
+
+        assert isinstance(back, requests.Response) and isinstance(notified, requests.Response)
+        assert back.status_code == 200 and "your payment is authorized" in back.text, back.text[
+            :500
+        ]
+        assert notified.status_code == 200, notified.text[:500]
+        event_id = json.loads(body)["id"]
+        events = WebhookEvent.objects.filter(integration=integration, event_id=event_id)
+        assert events.count() == 1
+        # Whichever came second found the row settled (or no longer pending) and left it.
+        assert events.get().outcome in (
+            f"Settled transaction {row.pk} as succeeded.",
+            f"Transaction {row.pk} left as succeeded.",
+            "Recorded; no pending payment to settle.",
+        )
+        row.refresh_from_db()
+        assert (row.state, row.is_open) == (State.SUCCEEDED, True)
+        assert list(PaymentTransaction.objects.filter(order=order)) == [row]
+        order.refresh_from_db()
+        assert order.payment_status == PaymentStatus.AUTHORIZED
+        intent = stripe_simulator.payment_intents[row.provider_reference]
+        assert (intent["status"], intent["amount_capturable"]) == ("requires_capture", 10000)
+    # The provider holds one payment per order, none captured.
+    assert STRIPE.payments(stripe_simulator) == ROUNDS
+    assert STRIPE.captured(stripe_simulator) == 0
 
 
 # --- 4. An integration deleted while buyers submit their checkouts -----------------------------
