@@ -13,6 +13,7 @@ from integrations.adapters.base import ConnectionCheck
 from integrations.methods import method_specs
 from integrations.models import Integration, PaymentMethod
 from integrations.types import environment_refusal
+from rules.services import rules_lock_for_change
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ def integration_update(
 @transaction.atomic
 def integration_set_active(*, integration: Integration, active: bool, actor: User) -> Integration:
     """Activate or deactivate an integration; refuses to activate one this deployment forbids."""
+    if not active:
+        # Checkouts in flight finish first; later ones see the integration inactive.
+        rules_lock_for_change()
     integration = Integration.objects.select_for_update().get(pk=integration.pk)
     if integration.is_deleted:
         raise IntegrationError("This integration has been deleted.")
