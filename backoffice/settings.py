@@ -226,6 +226,28 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Background work (applying verified webhooks, reconciliation, the authorization sweep) runs on
+# Celery when a broker is set, so several app servers and workers share it; without one it runs
+# in-process as it always has (see backoffice/celery.py and payments/tasks.py).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Acknowledged once done, so a worker lost mid-task leaves it to another: every task is idempotent.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-payments": {
+        "task": "payments.tasks.reconcile_payments_task",
+        "schedule": timedelta(minutes=5),
+    },
+    "sweep-authorizations": {
+        "task": "payments.tasks.sweep_authorizations_task",
+        "schedule": timedelta(hours=1),
+    },
+}
+
 # Outgoing calls to providers never wait longer than this (seconds).
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
 

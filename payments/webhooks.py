@@ -4,6 +4,8 @@ A webhook can arrive before the buyer's browser comes back (or instead of it, wh
 closes the tab): it settles the pending checkout row exactly as `checkout_complete` would. A
 replayed event finds its id recorded and changes nothing. Events about payments we do not hold
 pending (a refund made in the provider's dashboard) are recorded for people to read, not applied.
+With Celery on (CELERY_BROKER_URL) the signature is checked and the event recorded in the request,
+and it is applied by a worker; without it, all of it happens in the request, in one transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
+from kombu.exceptions import OperationalError
 
+from backoffice.celery import celery_enabled
 from integrations.adapters import adapter_for
 from integrations.adapters.base import InvalidWebhook, ProviderError, ResultState, WebhookEvent
 from integrations.models import Integration
@@ -51,11 +55,34 @@ def webhook_receive(
         # a call we do not acknowledge, so nothing is lost by answering "try again later".
         logger.warning("Webhook for integration %s not verified: %s", integration.pk, error)
         return WebhookOutcome(503, "Could not verify the webhook now; please retry.")
-    return _apply(integration, event)
+    if celery_enabled():
+        return _receive_for_worker(integration, event)
+    with db_transaction.atomic():
+        row = _record(integration, event)
+        if row.outcome:
+            return WebhookOutcome(200, "Already received.")
+        return webhook_event_apply(event_row_id=row.pk, event=event)
 
 
-@db_transaction.atomic
-def _apply(integration: Integration, event: WebhookEvent) -> WebhookOutcome:
+def _receive_for_worker(integration: Integration, event: WebhookEvent) -> WebhookOutcome:
+    # Recorded and committed first, so the worker finds the row; then queued, and the provider
+    # gets its answer at once. A recorded event not yet applied (its task lost with the broker)
+    # is queued again when the provider sends it again: applying is idempotent.
+    row = _record(integration, event)
+    if row.outcome:
+        return WebhookOutcome(200, "Already received.")
+    from payments.tasks import webhook_event_apply_task
+
+    try:
+        webhook_event_apply_task.delay(row.pk, event_fields(event))
+    except OperationalError as error:
+        logger.warning("Webhook event %s not queued: %s", row.pk, error)
+        return WebhookOutcome(503, "Could not queue the webhook now; please retry.")
+    return WebhookOutcome(200, "Received; applied in the background.")
+
+
+def _record(integration: Integration, event: WebhookEvent) -> WebhookEventRow:
+    """The event's row: created now, or the one an earlier delivery of it created."""
     row = WebhookEventRow(
         integration=integration,
         event_id=event.id[:255],
@@ -67,7 +94,21 @@ def _apply(integration: Integration, event: WebhookEvent) -> WebhookOutcome:
         with db_transaction.atomic():
             row.save()
     except IntegrityError:
+        return WebhookEventRow.objects.get(integration=integration, event_id=row.event_id)
+    return row
+
+
+@db_transaction.atomic
+def webhook_event_apply(*, event_row_id: int, event: WebhookEvent) -> WebhookOutcome:
+    """Settle the pending payment a recorded event is about, once however often it is called."""
+    row = (
+        WebhookEventRow.objects.select_for_update(of=("self",))
+        .select_related("integration")
+        .get(pk=event_row_id)
+    )
+    if row.outcome:
         return WebhookOutcome(200, "Already received.")
+    integration = row.integration
     payment = _pending_checkout_row(integration, event)
     if payment is None:
         row.outcome = "Recorded; no pending payment to settle."
@@ -87,6 +128,32 @@ def _apply(integration: Integration, event: WebhookEvent) -> WebhookOutcome:
         row.transaction = payment
     row.save(update_fields=["outcome", "transaction"])
     return WebhookOutcome(200, row.outcome)
+
+
+def event_fields(event: WebhookEvent) -> dict[str, str]:
+    """What applying needs of a verified event, as JSON for a task (the payload is on its row)."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "reference": event.reference,
+        "state": event.state or "",
+        "message": event.message,
+        "settled_reference": event.settled_reference,
+        "order_number": event.order_number,
+    }
+
+
+def event_from_fields(fields: dict[str, str]) -> WebhookEvent:
+    state = fields.get("state", "")
+    return WebhookEvent(
+        id=fields["id"],
+        type=fields["type"],
+        reference=fields.get("reference", ""),
+        state=ResultState(state) if state else None,
+        message=fields.get("message", ""),
+        settled_reference=fields.get("settled_reference", ""),
+        order_number=fields.get("order_number", ""),
+    )
 
 
 def _pending_checkout_row(
