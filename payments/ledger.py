@@ -167,12 +167,32 @@ def record_answer(row: PaymentTransaction, call: Callable[[], ProviderResult]) -
         logger.exception("Payment provider call failed for transaction %s", row.pk)
         _record_unknown(row, type(error).__name__)
     else:
+        if names_another_row(row, result):
+            logger.warning("Transaction %s was answered with another row's reference", row.pk)
+            _record_unknown(row, f"the answer named an earlier {row.operation}")
+            row.save()
+            return
         row.state = _state_of(result)
         # An answer without a reference (a buyer who has not finished) keeps the one we had.
         row.provider_reference = (result.reference or row.provider_reference)[:255]
         row.message = result.message[:500]
         row.response = result.raw
     row.save()
+
+
+def names_another_row(row: PaymentTransaction, result: ProviderResult) -> bool:
+    """Whether a success names a reference another row already holds (the same operation on this
+    row's source, or for a new payment any row at the provider): a provider or proxy replaying
+    an earlier answer, so nothing says this operation was done."""
+    if not result.reference or _state_of(result) != State.SUCCEEDED:
+        return False
+    same = PaymentTransaction.objects.filter(provider_reference=result.reference[:255])
+    if row.source_id is not None:
+        same = same.filter(source_id=row.source_id, operation=row.operation)
+    else:
+        # A new payment's reference: no other row at this provider may hold it yet.
+        same = same.filter(provider_type=row.provider_type)
+    return same.exclude(pk=row.pk).exists()
 
 
 def _state_of(result: ProviderResult) -> str:

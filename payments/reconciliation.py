@@ -142,6 +142,11 @@ def payment_reconcile(
         return _unsettled(row, schedule, now, str(error) or type(error).__name__), row
     if result.state is ResultState.PENDING:
         return _unsettled(row, schedule, now, result.message or "the provider cannot tell"), row
+    if ledger.names_another_row(row, result):
+        # The provider's answer is another row's (a replayed answer recorded there): which of
+        # the two it made is for a person to tell, not for us to record twice.
+        why = "the provider names a reference another row of this payment already holds"
+        return _unsettled(row, schedule, now, why, flag=True), row
     _settle(row, result)
     schedule.attempts += 1
     schedule.last_attempt_at = now
