@@ -67,6 +67,8 @@ class PaymentTransaction(models.Model):
         indexes = [
             models.Index(fields=["order", "-id"]),
             models.Index(fields=["state", "updated_at"]),
+            # Answers and webhooks are matched to rows by the provider's reference.
+            models.Index(fields=["provider_type", "provider_reference"]),
             # The orders list's filters: by method (its admin label, case-insensitively) and by
             # open authorization (awaiting capture, expiring within N days).
             models.Index(Upper("method_admin_label"), name="payment_tx_method_label_upper"),

@@ -162,6 +162,7 @@ def _pending_checkout_row(
     if not event.reference:
         return None
     open_rows = PaymentTransaction.objects.filter(
+        provider_type=integration.type,  # the (provider_type, provider_reference) index
         method__integration=integration,
         operation__in=CHECKOUT_OPERATIONS,
         state__in=(State.PENDING, State.UNKNOWN),
