@@ -91,6 +91,12 @@ def _ask_provider(row: PaymentTransaction, source: PaymentTransaction, operation
     )
 
 
+def _close(source: PaymentTransaction) -> None:
+    """Nothing more can be captured on `source` (captured in full, canceled, received)."""
+    source.is_open = False
+    source.save(update_fields=["is_open", "updated_at"])
+
+
 @dataclass(frozen=True)
 class _Start:
     """What every staff operation knows once it may act: its key and the locked source row."""
@@ -124,6 +130,32 @@ def _start(
     return _Start(key, source, ledger.replay(key, source=source, operation=operation))
 
 
+def _write_and_ask(
+    start: _Start, operation: AdapterOperation, amount: Decimal, actor: Actor, note: str = ""
+) -> tuple[PaymentTransaction, bool]:
+    """Write the operation's row (its unique key settles races), then ask the provider once.
+
+    (row, False) when a concurrent request with the same key wrote it first: nothing is asked.
+    """
+    source = start.source
+    row, created = ledger.insert(
+        ledger.new_row(
+            order=source.order,
+            method=source.method,
+            operation=operation.value,
+            amount=amount,
+            currency=source.currency,
+            idempotency_key=start.key,
+            source=source,
+            actor=actor,
+            note=note,
+        )
+    )
+    if created:
+        _ask_provider(row, source, operation)
+    return row, created
+
+
 @db_transaction.atomic
 def payment_capture(
     *,
@@ -144,7 +176,7 @@ def payment_capture(
     )
     if start.earlier is not None:
         return start.earlier
-    key, source = start.key, start.source
+    source = start.source
     value = ledger.clean_amount(amount, source.currency, given_currency=currency)
     _usable_source(source, (Operation.AUTHORIZE,), "captured")
     if not source.is_open:
@@ -158,27 +190,14 @@ def payment_capture(
     _require_support(source, AdapterOperation.CAPTURE, "captured")
     remaining = capturable_amount(source)
     ledger.refuse_above(value, remaining, source.currency, "capture")
-    row, created = ledger.insert(
-        ledger.new_row(
-            order=source.order,
-            method=source.method,
-            operation=Operation.CAPTURE,
-            amount=value,
-            currency=source.currency,
-            idempotency_key=key,
-            source=source,
-            actor=actor,
-        )
-    )
+    row, created = _write_and_ask(start, AdapterOperation.CAPTURE, value, actor)
     if not created:
         return row
-    _ask_provider(row, source, AdapterOperation.CAPTURE)
     adapter_class = adapter_class_for(source.provider_type)
     multiple = bool(adapter_class and adapter_class.multiple_captures)
     if row.state == State.SUCCEEDED and (value == remaining or not multiple):
         # Fully captured, or a provider that releases the rest of the hold on a partial capture.
-        source.is_open = False
-        source.save(update_fields=["is_open", "updated_at"])
+        _close(source)
     order_refresh_payment_status(order=source.order)
     _audit(actor, "payment.captured", row)
     return row
@@ -199,32 +218,18 @@ def payment_cancel(
     )
     if start.earlier is not None:
         return start.earlier
-    key, source = start.key, start.source
+    source = start.source
     note = _require_note(note, "canceled")
     _usable_source(source, (Operation.AUTHORIZE,), "canceled")
     remaining = capturable_amount(source)
     if not source.is_open or remaining <= 0:
         raise PaymentError("This authorization was already captured in full or canceled.")
     _require_support(source, AdapterOperation.CANCEL, "canceled")
-    row, created = ledger.insert(
-        ledger.new_row(
-            order=source.order,
-            method=source.method,
-            operation=Operation.CANCEL,
-            amount=remaining,
-            currency=source.currency,
-            idempotency_key=key,
-            source=source,
-            actor=actor,
-            note=note,
-        )
-    )
+    row, created = _write_and_ask(start, AdapterOperation.CANCEL, remaining, actor, note=note)
     if not created:
         return row
-    _ask_provider(row, source, AdapterOperation.CANCEL)
     if row.state == State.SUCCEEDED:
-        source.is_open = False
-        source.save(update_fields=["is_open", "updated_at"])
+        _close(source)
     order_refresh_payment_status(order=source.order)
     _audit(actor, "payment.canceled", row)
     return row
@@ -251,28 +256,15 @@ def payment_refund(
     )
     if start.earlier is not None:
         return start.earlier
-    key, source = start.key, start.source
+    source = start.source
     value = ledger.clean_amount(amount, source.currency, given_currency=currency)
     note = _require_note(note, "refunded")
     _usable_source(source, (Operation.CAPTURE, Operation.CHARGE), "refunded")
     _require_support(source, AdapterOperation.REFUND, "refunded")
     ledger.refuse_above(value, refundable_amount(source), source.currency, "refund")
-    row, created = ledger.insert(
-        ledger.new_row(
-            order=source.order,
-            method=source.method,
-            operation=Operation.REFUND,
-            amount=value,
-            currency=source.currency,
-            idempotency_key=key,
-            source=source,
-            actor=actor,
-            note=note,
-        )
-    )
+    row, created = _write_and_ask(start, AdapterOperation.REFUND, value, actor, note=note)
     if not created:
         return row
-    _ask_provider(row, source, AdapterOperation.REFUND)
     order_refresh_payment_status(order=source.order)
     _audit(actor, "payment.refunded", row)
     return row
@@ -293,29 +285,16 @@ def payment_mark_received(
     )
     if start.earlier is not None:
         return start.earlier
-    key, source = start.key, start.source
+    source = start.source
     _usable_source(source, (Operation.PENDING, Operation.INVOICE), "marked received")
     if not source.is_open:
         raise PaymentError("This payment was already marked received.")
     _require_support(source, AdapterOperation.CAPTURE, "marked received")
-    row, created = ledger.insert(
-        ledger.new_row(
-            order=source.order,
-            method=source.method,
-            operation=Operation.CAPTURE,
-            amount=source.amount,
-            currency=source.currency,
-            idempotency_key=key,
-            source=source,
-            actor=actor,
-        )
-    )
+    row, created = _write_and_ask(start, AdapterOperation.CAPTURE, source.amount, actor)
     if not created:
         return row
-    _ask_provider(row, source, AdapterOperation.CAPTURE)
     if row.state == State.SUCCEEDED:
-        source.is_open = False
-        source.save(update_fields=["is_open", "updated_at"])
+        _close(source)
     order_refresh_payment_status(order=source.order)
     _audit(actor, "payment.marked_received", row)
     return row
