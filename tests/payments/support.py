@@ -83,6 +83,30 @@ def offered_method(
     return methods[0]
 
 
+def submit(order: Order, method: PaymentMethod, **kwargs: Any) -> Any:
+    """Check `order` out with `method` as its buyer, with a fresh key unless one is given."""
+    from payments import services
+
+    return services.checkout_submit(
+        order=order,
+        method=method,
+        customer_user=kwargs.pop("customer_user", order.customer_user),
+        idempotency_key=kwargs.pop("idempotency_key", key("checkout")),
+    )
+
+
+def authorized(total: str = "100.00", currency: str = "USD") -> tuple[Order, Any]:
+    """An order authorized through the fake card adapter (needs the fake_card fixture)."""
+    method = offered_method(IntegrationType.STRIPE, currency=currency, payment_action="manual")
+    order = make_order(total=total, currency=currency)
+    return order, submit(order, method)
+
+
+def status_of(order: Order) -> str:
+    order.refresh_from_db()
+    return order.payment_status
+
+
 def payment_term(label: str = "Net 30") -> PaymentTerm:
     return PaymentTerm.objects.get_or_create(label=label)[0]
 

@@ -18,34 +18,16 @@ from payments.models import Operation, PaymentTransaction, State
 from payments.services import PaymentError
 from payments.status import PaymentStatus
 from tests.payments.support import (
+    authorized,
     key,
     make_order,
     offered_method,
     payment_term,
+    status_of,
+    submit,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def submit(order, method, **kwargs):
-    return services.checkout_submit(
-        order=order,
-        method=method,
-        customer_user=kwargs.pop("customer_user", order.customer_user),
-        idempotency_key=kwargs.pop("idempotency_key", key("checkout")),
-    )
-
-
-def authorized(total: str = "100.00", currency: str = "USD"):
-    """An order authorized through the fake card adapter (needs the fake_card fixture)."""
-    method = offered_method(IntegrationType.STRIPE, currency=currency, payment_action="manual")
-    order = make_order(total=total, currency=currency)
-    return order, submit(order, method)
-
-
-def status_of(order) -> str:
-    order.refresh_from_db()
-    return order.payment_status
 
 
 def test_money_order_checkout_records_an_open_pending_payment():
@@ -235,7 +217,7 @@ def test_checkout_for_order_describes_the_order_to_the_rules():
 
 
 def test_a_key_reused_with_another_method_is_refused_not_answered_with_the_first_row():
-    from tests.payments.support import key, make_order, offered_method
+    from tests.payments.support import make_order, offered_method
 
     checks = offered_method("money_order")
     other = offered_method("money_order")

@@ -18,35 +18,17 @@ from payments.services import PaymentError
 from payments.status import PaymentStatus
 from tests.payments.support import (
     SingleCaptureAdapter,
+    authorized,
     key,
     make_order,
     offered_method,
     payment_term,
     staff,
+    status_of,
+    submit,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def submit(order, method, **kwargs):
-    return services.checkout_submit(
-        order=order,
-        method=method,
-        customer_user=kwargs.pop("customer_user", order.customer_user),
-        idempotency_key=kwargs.pop("idempotency_key", key("checkout")),
-    )
-
-
-def authorized(total: str = "100.00", currency: str = "USD"):
-    """An order authorized through the fake card adapter (needs the fake_card fixture)."""
-    method = offered_method(IntegrationType.STRIPE, currency=currency, payment_action="manual")
-    order = make_order(total=total, currency=currency)
-    return order, submit(order, method)
-
-
-def status_of(order) -> str:
-    order.refresh_from_db()
-    return order.payment_status
 
 
 # --- capture ------------------------------------------------------------------------------------
