@@ -86,24 +86,29 @@ def signed_in(base_url: str, username: str) -> requests.Session:
     return session
 
 
+def action_form(
+    session: requests.Session, base_url: str, tx: PaymentTransaction, action: str, **values: str
+) -> tuple[str, dict[str, str]]:
+    """The order page's form for `action` on `tx`, filled in with `values`: its URL and fields."""
+    order_url = f"{base_url}{reverse('orders:detail', args=[tx.order_id])}"
+    path = reverse("orders:payment_action", args=[tx.order_id, tx.pk, action])
+    page = session.get(order_url, params={"action": action, "transaction": tx.pk}, timeout=TIMEOUT)
+    assert page.status_code == 200, page.status_code
+    return f"{base_url}{path}", {**form_fields(page.text, path), **values}
+
+
 def confirmation(
     session: requests.Session, base_url: str, tx: PaymentTransaction, amount: str
 ) -> tuple[str, dict[str, str]]:
     """Open the capture form, submit the amount; the confirmation form's URL and fields."""
-    order_url = f"{base_url}{reverse('orders:detail', args=[tx.order_id])}"
-    action = reverse("orders:payment_action", args=[tx.order_id, tx.pk, "capture"])
-    page = session.get(
-        order_url, params={"action": "capture", "transaction": tx.pk}, timeout=TIMEOUT
-    )
-    assert page.status_code == 200, page.status_code
-    fields = {**form_fields(page.text, action), "amount": amount}
-    step = session.post(f"{base_url}{action}", data=fields, timeout=TIMEOUT)
+    url, fields = action_form(session, base_url, tx, "capture", amount=amount)
+    step = session.post(url, data=fields, timeout=TIMEOUT)
     assert step.status_code == 200 and "The customer will be charged" in step.text
-    confirm = form_fields(step.text, action)
+    confirm = form_fields(step.text, url.removeprefix(base_url))
     assert (
         confirm["confirmed"] == "True" and confirm["idempotency_key"] == fields["idempotency_key"]
     )
-    return f"{base_url}{action}", confirm
+    return url, confirm
 
 
 def post_together(posts: list[Callable[[], requests.Response]]) -> list[Any]:

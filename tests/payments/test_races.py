@@ -37,6 +37,7 @@ from tests.factories import VALID_SETTINGS, create_integration, create_rule_with
 from tests.payments.support import key, make_order, offered_method
 from tests.payments.test_concurrency_http import (
     TIMEOUT,
+    action_form,
     confirmation,
     form_fields,
     post_together,
@@ -128,14 +129,7 @@ def refund_form(
     session: requests.Session, base_url: str, tx: PaymentTransaction, amount: str
 ) -> tuple[str, dict[str, str]]:
     """The refund form of the order page, filled in: its URL and fields."""
-    order_url = f"{base_url}{reverse('orders:detail', args=[tx.order_id])}"
-    action = reverse("orders:payment_action", args=[tx.order_id, tx.pk, "refund"])
-    page = session.get(
-        order_url, params={"action": "refund", "transaction": tx.pk}, timeout=TIMEOUT
-    )
-    assert page.status_code == 200, page.status_code
-    fields = {**form_fields(page.text, action), "amount": amount, "note": "Returned goods"}
-    return f"{base_url}{action}", fields
+    return action_form(session, base_url, tx, "refund", amount=amount, note="Returned goods")
 
 
 def test_parallel_partial_refunds_never_refund_more_than_was_charged(live_server, fake_card):
