@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.capture_overhead || status=1; \
 	$(BIN)/python -m bench.list_pages || status=1; \
 	$(BIN)/python -m bench.throughput || status=1; \
+	$(BIN)/python -m bench.load || status=1; \
 	exit $$status
 
 lint: install

@@ -33,12 +33,9 @@ Settings (environment variables):
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,14 +43,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench import common, data
+from bench import common, data, gunicorn
 from bench.common import ROOT, Column
 
 RESULTS = ROOT / "bench-results" / "throughput.json"
 RULES = 1_000
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 150.0
-STARTUP_SECONDS = 60.0
 
 
 def _setting(name: str, full: int, small: int) -> int:
@@ -102,60 +98,9 @@ def _buyer_checkout(world: Any) -> tuple[str, str]:
     return path, client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(port: int, path: str, cookie: str) -> tuple[int, float]:
-    started = time.perf_counter()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", path, headers={"Cookie": cookie, "Connection": "close"})
-        response = connection.getresponse()
-        response.read()
-        return response.status, (time.perf_counter() - started) * 1000
-    finally:
-        connection.close()
-
-
-def _wait_until_serving(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
-        try:
-            if _get(port, "/healthz", "")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)  # readiness poll of a starting server, not a measurement
-    raise RuntimeError("gunicorn did not answer within a minute")
-
-
-def _workers(master: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                children.append(int(entry.name))
-    return children
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _round(pool: ThreadPoolExecutor, port: int, path: str, cookie: str, count: int) -> Any:
     started = time.perf_counter()
-    answers = list(pool.map(lambda _: _get(port, path, cookie), range(count)))
+    answers = list(pool.map(lambda _: gunicorn.get(port, path, cookie), range(count)))
     elapsed = time.perf_counter() - started
     return count / elapsed, [ms for _, ms in answers], [s for s, _ in answers if s != 200]
 
@@ -180,22 +125,8 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
     rounds = _setting("BENCH_ROUNDS", 5, 3)
     requests = _setting("BENCH_REQUESTS", 300, 60)
     concurrency = int(os.environ.get("BENCH_CONCURRENCY", str(2 * workers)))
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and the pinned gunicorn
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "backoffice.wsgi:application",
-            f"--workers={workers}",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"},
-    )
-    try:
-        _wait_until_serving(port, server)
+    port = gunicorn.free_port()
+    with gunicorn.serving(workers=workers, port=port) as server:
         pages = {"healthz": "/healthz", "checkout": path}
         rps: dict[str, list[float]] = {name: [] for name in pages}
         latencies: dict[str, list[float]] = {name: [] for name in pages}
@@ -219,10 +150,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
                     f"checkout {this_round['checkout']:.0f}/s, ratio {ratios[-1]:.2f}",
                     file=sys.stderr,
                 )
-        rss = {pid: _peak_rss_mb(pid) for pid in _workers(server.pid)}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        rss = gunicorn.workers_peak_rss_mb(server)
     result = {
         "database": label,
         "rules": RULES,
@@ -238,8 +166,8 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
         "checkout_median_ms": common.timing_stats(latencies["checkout"]).median_ms,
         "checkout_p95_ms": common.timing_stats(latencies["checkout"]).p95_ms,
         "errors": errors,
-        "worker_peak_rss_mb": round(max(rss.values(), default=0.0), 1),
-        "workers_peak_rss_mb": sorted(round(v, 1) for v in rss.values()),
+        "worker_peak_rss_mb": max(rss, default=0.0),
+        "workers_peak_rss_mb": rss,
         "load_average": round(os.getloadavg()[0], 2),
     }
     out.write_text(json.dumps([result]))
