@@ -8,12 +8,13 @@ is set, or a server on 127.0.0.1:5432 answers as `postgres`, a scratch database
 `bench_payments_<pid>` is created, migrated and dropped afterwards; without a server nothing is
 measured and the run exits 0.
 
-The database gets a Stripe integration (payment action "manual": authorize only) pointed at a
-Stripe simulator on 127.0.0.1 through the sandbox-only endpoint override, with a webhook
-endpoint registered at our server (so the simulator's events race the buyers' returns), a
-Check/Money Order integration, one rule offering both, buyer accounts with BENCH_LOAD_ORDERS
-orders awaiting payment, and sales users (the Sales role). gunicorn (the pinned version,
-BENCH_LOAD_WORKERS sync workers) serves the app on a free port. Then, over plain HTTP:
+The database gets (see `bench.load_world`) a Stripe integration (payment action "manual":
+authorize only) pointed at a Stripe simulator on 127.0.0.1 through the sandbox-only endpoint
+override, with a webhook endpoint registered at our server (so the simulator's events race the
+buyers' returns), a Check/Money Order integration, one rule offering both, buyer accounts with
+BENCH_LOAD_ORDERS orders awaiting payment, and sales users (the Sales role). gunicorn (the
+pinned version, BENCH_LOAD_WORKERS sync workers) serves the app on a free port. Then, over
+plain HTTP:
 
 - BENCH_LOAD_BUYERS buyer threads take the orders one by one: the checkout page, the POST of
   the method (every fifth order Check/Money Order, the others the card), the payment step page,
@@ -22,8 +23,8 @@ BENCH_LOAD_WORKERS sync workers) serves the app on a free port. Then, over plain
 - meanwhile BENCH_LOAD_SALES sales threads take each authorized order from the buyers (a
   quarter of them twice, so two clerks work on the same order at once): the order page with
   its capture form, the amount (in full or part), the confirmation, and for a third of the
-  captures a partial refund. A clerk whose colleague captured first is refused (400): counted
-  as refused, not as an error.
+  captures a partial refund. A clerk whose colleague on the same order captured first is
+  refused (400): counted as refused, not as an error (a 400 on any other order is an error).
 
 Every request is timed and checked against the status a browser expects (a connection error
 or any other status is an error). Afterwards the ledger is checked against itself and against
@@ -62,14 +63,13 @@ from bench import common, data, gunicorn
 from bench.common import ROOT, Column
 from bench.load_client import Authorized, Browser, FlowFailed, Outcome, Recorder, buy, capture
 from bench.load_ledger import check_ledger
+from bench.load_world import OrderToPay, World, build_world
 
 if TYPE_CHECKING:
     from simulators.stripe import StripeSimulator
 
 RESULTS = ROOT / "bench-results" / "load.json"
 TARGET_P95_MS = 1000.0
-BUYER_ACCOUNTS = 8
-OFFLINE_EVERY = 5  # every fifth order is paid by Check/Money Order
 CONTENDED_SHARE = 0.25
 REFUND_SHARE = 1 / 3
 SIMULATOR_KIND = "stripe.js confirm (simulator)"
@@ -81,124 +81,12 @@ def _setting(name: str, full: int, small: int | None = None) -> int:
     return int(os.environ.get(name, str(default)))
 
 
-@dataclass(frozen=True)
-class OrderToPay:
-    number: str
-    pk: int
-    method_pk: int
-    session_cookie: tuple[str, str]
-
-
-@dataclass(frozen=True)
-class World:
-    orders: list[OrderToPay]
-    sales_cookies: list[tuple[str, str]]
-
-
-def _session_cookie(user: Any) -> tuple[str, str]:
-    """A session row the server's workers read, as a signed-in browser's cookie."""
-    from django.conf import settings
-    from django.test import Client
-
-    client = Client()
-    client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    return name, client.cookies[name].value
-
-
-def _integration(spec_name: str, admin: Any, **settings: Any) -> Any:
-    """The demo integration `spec_name`, created through its form as an administrator would."""
-    from backoffice.management.commands.seed_demo import DEMO_INTEGRATIONS
-    from integrations import services
-    from integrations.forms import form_class_for
-
-    spec = next(s for s in DEMO_INTEGRATIONS if s["name"] == spec_name)
-    values = {"name": spec_name, "is_active": True, **spec["settings"], **spec["secrets"]}
-    form = form_class_for(spec["type"])(data={**values, **settings})
-    assert form.is_valid(), form.errors
-    return services.integration_create(type=spec["type"], actor=admin, **form.integration_values())
-
-
-def _world(simulator: StripeSimulator, port: int, orders: int, sales: int) -> World:
-    from django.contrib.auth.models import Group, User
-
-    from backoffice.management.commands.seed_demo import create_demo_order
-    from backoffice.models import Customer, CustomerGroup, CustomerUser, Website
-    from backoffice.roles import SALES
-    from rules.services import RuleData, RuleMethodData, rule_save
-
-    admin = User.objects.create_superuser("load-admin", "load-admin@example.com", None)
-    stripe = _integration("Demo Stripe", admin, api_base_url=simulator.url)
-    card = stripe.methods.get(kind="credit_card")
-    offline = _integration("Demo Check/Money Order", admin).methods.get(kind="money_order")
-    simulator.secret_keys.add(stripe.get_secrets()["secret_key"])
-    simulator.publishable_keys.add(stripe.settings["publishable_key"])
-    simulator.register_webhook(
-        f"http://127.0.0.1:{port}/webhooks/{stripe.webhook_token}/",
-        secret=stripe.get_secrets()["webhook_signing_secret"],
-    )
-    Website.objects.get_or_create(code="us", defaults={"name": "Load US Store"})
-    rule = RuleData(
-        name="Load run: card and check",
-        enabled=True,
-        sort_order=1,
-        currency="USD",
-        stop_processing=False,
-        expression="",
-        websites=(),
-        customer_groups=(),
-        min_total=None,
-        max_total=None,
-        destinations=(),
-        methods=(RuleMethodData(method=card), RuleMethodData(method=offline)),
-    )
-    rule_save(rule=None, data=rule, actor=admin)
-    group = CustomerGroup.objects.create(name="Load wholesale")
-    buyers = []
-    for n in range(BUYER_ACCOUNTS):
-        user = User.objects.create(username=f"load-buyer-{n}", email=f"buyer{n}@example.com")
-        customer = Customer.objects.create(name=f"Load Customer {n}", group=group)
-        buyers.append((CustomerUser.objects.create(user=user, customer=customer), user))
-    cookies = [_session_cookie(user) for _, user in buyers]
-    to_pay = []
-    for n in range(orders):
-        buyer, _ = buyers[n % BUYER_ACCOUNTS]
-        order = create_demo_order(_order_spec(n), buyer)
-        method = offline if n % OFFLINE_EVERY == OFFLINE_EVERY - 1 else card
-        to_pay.append(OrderToPay(order.number, order.pk, method.pk, cookies[n % BUYER_ACCOUNTS]))
-    sales_group = Group.objects.get(name=SALES)
-    sales_cookies = []
-    for n in range(sales):
-        clerk = User.objects.create(username=f"load-sales-{n}", email=f"sales{n}@example.com")
-        clerk.groups.add(sales_group)
-        sales_cookies.append(_session_cookie(clerk))
-    return World(orders=to_pay, sales_cookies=sales_cookies)
-
-
-def _order_spec(n: int) -> dict[str, Any]:
-    return {
-        "number": f"LOAD-{n:05d}",
-        "website": "us",
-        "currency": "USD",
-        "address": {
-            "street": f"{100 + n} Market St",
-            "city": "San Francisco",
-            "postal_code": "94105",
-            "region": "US-CA",
-            "country": "US",
-        },
-        "lines": [
-            ("BOLT-M8", "M8 hex bolts, box of 100", 1 + n % 4, f"{12 + n % 37}.{n % 100:02d}"),
-            ("PUMP-300", "Industrial pump", 1, f"{180 + n % 53}.50"),
-        ],
-    }
-
-
 @dataclass
 class Run:
     seconds: float
     handed_to_sales: set[int]
     failures: list[str]
+    client_cpu_seconds: float = 0.0  # the clients' and the simulator's, not the server's
 
 
 def _load(world: World, base_url: str, recorder: Recorder, buyers: int) -> Run:
@@ -224,10 +112,11 @@ def _load(world: World, base_url: str, recorder: Recorder, buyers: int) -> Run:
                 run.failures.append(f"{order.number}: {failure}")
                 continue
             if authorization is not None:
-                job = Authorized(order_pk=order.pk, authorization_pk=authorization)
+                contended = random.random() < CONTENDED_SHARE
+                job = Authorized(order.pk, authorization, contended=contended)
                 run.handed_to_sales.add(authorization)
                 authorized.put(job)
-                if random.random() < CONTENDED_SHARE:
+                if contended:
                     authorized.put(job)  # a second clerk, on the same order at the same time
 
     def clerk(seed: int, cookie: tuple[str, str]) -> None:
@@ -250,7 +139,7 @@ def _load(world: World, base_url: str, recorder: Recorder, buyers: int) -> Run:
         threading.Thread(target=clerk, args=(1000 + n, cookie))
         for n, cookie in enumerate(world.sales_cookies)
     ]
-    started = time.perf_counter()
+    started, client_cpu = time.perf_counter(), time.process_time()
     for thread in buyer_threads + clerk_threads:
         thread.start()
     for thread in buyer_threads:
@@ -259,6 +148,7 @@ def _load(world: World, base_url: str, recorder: Recorder, buyers: int) -> Run:
     for thread in clerk_threads:
         thread.join()
     run.seconds = time.perf_counter() - started
+    run.client_cpu_seconds = time.process_time() - client_cpu
     return run
 
 
@@ -319,7 +209,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
     simulator.webhook_delay_seconds = 0.05  # the event races the buyer's return, as it may
     simulator.start()
     try:
-        world = _world(simulator, port, orders, sales)
+        world = build_world(simulator, port, orders, sales)
         common.analyze(connection)
         connection.close()  # the server's workers own the database from here
         recorder = Recorder()
@@ -348,6 +238,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
         "buyers": buyers,
         "sales": sales,
         "seconds": round(run.seconds, 1),
+        "client_cpu_seconds": round(run.client_cpu_seconds, 1),
         "requests": len(ours),
         "requests_per_second": round(len(ours) / run.seconds, 1),
         "errors": errors,
@@ -405,7 +296,8 @@ def _summary(result: dict[str, Any]) -> str:
         f"{result['requests']:,} requests in {result['seconds']} s = "
         f"{result['requests_per_second']} req/s, {result['errors']} errors "
         f"(rate {result['error_rate']}), {result['refused']} refused captures, "
-        f"{result['webhooks']} webhooks; ledger balances: "
+        f"{result['webhooks']} webhooks ({result['webhook_errors']} not accepted); "
+        f"client and simulator CPU {result['client_cpu_seconds']} s; ledger balances: "
         f"{'yes' if ledger['balances'] else 'NO'} ({ledger['orders']} orders, "
         f"{ledger['authorizations']} authorizations, {ledger['captures']} captures, "
         f"{ledger['refunds']} refunds); worker peak RSS {result['worker_peak_rss_mb']:.0f} MB; "
