@@ -26,9 +26,11 @@ from integrations.adapters.base import (
     ProviderError,
     ResultState,
 )
+from integrations.types import Environment
 from payments import ledger
 from payments.checkout_services import (
     CHECKOUT_OPERATIONS,
+    METHOD_UNAVAILABLE,
     begin_refusal,
     checkout_settle,
     request_of,
@@ -123,13 +125,12 @@ def checkout_step(*, row: PaymentTransaction, urls: CheckoutUrls) -> PaymentStep
     """The step the payment page renders for `row`, asked again of the provider (idempotent)."""
     if not awaits_buyer(row):
         raise PaymentError("This payment is no longer waiting for you.")
-    if row.method.integration.is_deleted or not row.method.integration.is_active:
-        raise PaymentError(
-            "The selected payment method is no longer available. "
-            "Please select a different payment method."
-        )
+    integration = row.method.integration
+    usable = integration.is_active and integration.allowed_in_deployment()
+    if integration.is_deleted or not usable:
+        raise PaymentError(METHOD_UNAVAILABLE)
     try:
-        return adapter_for(row.method.integration).begin(request_of(row), urls)
+        return adapter_for(integration).begin(request_of(row), urls)
     except ProviderError as error:
         raise PaymentError(begin_refusal(error)) from error
 
@@ -140,6 +141,8 @@ def checkout_complete(*, row: PaymentTransaction, params: dict[str, str]) -> Pay
     if carries_card_data(params):
         raise PaymentError("Card details must never be sent to this site; nothing was recorded.")
     row = ledger.lock(row)
+    if not row.method.integration.allowed_in_deployment():
+        return _settle_forbidden(row)
     adapter = adapter_for(row.method.integration)
     request = request_of(row)
     if row.state == State.FAILED and adapter.may_complete_after_abandon(request):
@@ -188,8 +191,28 @@ def checkout_abandon(*, row: PaymentTransaction) -> PaymentTransaction:
     row = ledger.lock(row)
     if row.state != State.PENDING:
         return row
+    if not row.method.integration.allowed_in_deployment():
+        return _settle_forbidden(row)
     adapter = adapter_for(row.method.integration)
     request = request_of(row)
     ledger.record_answer(row, lambda: adapter.abandon(request, reference=row.provider_reference))
+    checkout_settle(row)
+    return row
+
+
+def _settle_forbidden(row: PaymentTransaction) -> PaymentTransaction:
+    """A payment started with an integration this deployment forbids; the provider is not asked.
+
+    A sandbox one in production fails: test credentials never take real money, and the buyer
+    may then pay another way. A live one in a sandbox deployment may have taken real money, so
+    it is left as it is, for reconciliation to flag to a person.
+    """
+    if row.method.integration.environment != Environment.SANDBOX or row.state != State.PENDING:
+        return row
+    row.state = State.FAILED
+    row.message = (
+        "This payment was started in test mode, which a production deployment never uses: "
+        "no real money was taken. Please select a different payment method."
+    )
     checkout_settle(row)
     return row

@@ -22,6 +22,7 @@ from django.utils import timezone
 from integrations.adapters import ADAPTERS, adapter_for
 from integrations.adapters.base import Inquiry, ProviderError, ProviderResult, ResultState
 from integrations.adapters.base import Operation as AdapterOperation
+from integrations.types import environment_refusal
 from payments import ledger
 from payments.checkout_services import CHECKOUT_OPERATIONS, checkout_settle, request_of
 from payments.models import Operation, PaymentTransaction, Reconciliation, State
@@ -134,6 +135,10 @@ def payment_reconcile(
     schedule, _ = Reconciliation.objects.get_or_create(transaction=row)
     if row.method.integration.is_deleted:
         return _unsettled(row, schedule, now, "its integration was deleted", flag=True), row
+    refusal = environment_refusal(row.method.integration.environment)
+    if refusal:
+        # Its credentials never answer here (test ones in production): a person settles it.
+        return _unsettled(row, schedule, now, f"not asked: {refusal}", flag=True), row
     try:
         result = _ask(row)
     except Exception as error:

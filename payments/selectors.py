@@ -103,10 +103,11 @@ def authorization_is_expired(transaction: PaymentTransaction) -> bool:
 
 
 def available_actions(*, transaction: PaymentTransaction, user: User | AnonymousUser) -> set[str]:
-    """The row actions to show: the adapter supports them, the user may, the state allows."""
+    """The row actions to show: the adapter supports them, the user may, the state allows, and
+    the deployment allows the integration's environment (no test mode in production)."""
     integration = transaction.method.integration
     adapter_class = adapter_class_for(integration.type)
-    if adapter_class is None or integration.is_deleted:
+    if adapter_class is None or integration.is_deleted or not integration.allowed_in_deployment():
         return set()
     supports = adapter_class.supports
     actions: set[str] = set()

@@ -22,6 +22,7 @@ from django.utils import timezone
 from backoffice.audit import audit_record
 from integrations.adapters import adapter_class_for, adapter_for
 from integrations.adapters.base import Operation as AdapterOperation
+from integrations.types import environment_refusal
 from payments import ledger
 from payments.checkout_services import checkout_for_order, checkout_submit
 from payments.expiry import is_expired
@@ -48,6 +49,11 @@ def _usable_source(source: PaymentTransaction, operations: tuple[str, ...], what
         raise PaymentError(
             f"The integration of this payment was deleted; it cannot be {what} here any more."
         )
+    refusal = environment_refusal(source.method.integration.environment)
+    if refusal:
+        # Test credentials never move money in production (nor live ones in a sandbox), so an
+        # old payment made with them is refused before any row is written.
+        raise PaymentError(f"{refusal} This payment cannot be {what} here.")
 
 
 def _require_support(source: PaymentTransaction, operation: AdapterOperation, what: str) -> None:

@@ -19,8 +19,15 @@ from kombu.exceptions import OperationalError
 
 from backoffice.celery import celery_enabled
 from integrations.adapters import adapter_for
-from integrations.adapters.base import InvalidWebhook, ProviderError, ResultState, WebhookEvent
+from integrations.adapters.base import (
+    EnvironmentRefused,
+    InvalidWebhook,
+    ProviderError,
+    ResultState,
+    WebhookEvent,
+)
 from integrations.models import Integration
+from integrations.types import environment_refusal
 from payments import ledger
 from payments.checkout_services import CHECKOUT_OPERATIONS, checkout_settle
 from payments.models import PaymentTransaction, State
@@ -46,6 +53,10 @@ def webhook_receive(
     """Verify one webhook call for `integration` and apply its event once."""
     try:
         event = adapter_for(integration).parse_webhook(body, headers)
+    except EnvironmentRefused as refusal:
+        # A test-mode integration's events never settle anything in production: not recorded.
+        logger.warning("Webhook for integration %s refused: %s", integration.pk, refusal)
+        return WebhookOutcome(403, f"Refused. {environment_refusal(integration.environment)}")
     except InvalidWebhook as refusal:
         # Nothing is recorded for a call we cannot attribute to the provider.
         logger.warning("Webhook for integration %s refused: %s", integration.pk, refusal)
@@ -109,8 +120,12 @@ def webhook_event_apply(*, event_row_id: int, event: WebhookEvent) -> WebhookOut
     if row.outcome:
         return WebhookOutcome(200, "Already received.")
     integration = row.integration
-    payment = _pending_checkout_row(integration, event)
-    if payment is None:
+    refusal = environment_refusal(integration.environment)
+    # An event recorded before the deployment changed, applied by a worker after it.
+    payment = None if refusal else _pending_checkout_row(integration, event)
+    if refusal:
+        row.outcome = f"Not applied. {refusal}"
+    elif payment is None:
         row.outcome = "Recorded; no pending payment to settle."
     else:
         payment = ledger.lock(payment)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 
 from integrations.adapters.authorize_net import AuthorizeNetAdapter
-from integrations.adapters.base import AdapterConfig, PaymentAdapter
+from integrations.adapters.base import AdapterConfig, EnvironmentRefused, PaymentAdapter
 from integrations.adapters.offline import OfflineAdapter
 from integrations.adapters.payflow import PayflowAdapter
 from integrations.adapters.paypal_express import PayPalExpressAdapter
 from integrations.adapters.stripe_adapter import StripeAdapter
 from integrations.models import Integration
-from integrations.types import Environment, IntegrationType
+from integrations.types import Environment, IntegrationType, environment_refusal
 
 ADAPTERS: dict[str, type[PaymentAdapter]] = {
     IntegrationType.STRIPE: StripeAdapter,
@@ -47,7 +47,15 @@ def takes_payments_for(integration_type: str, method_kind: str) -> bool:
 
 
 def adapter_for(integration: Integration) -> PaymentAdapter:
-    """Build the adapter from the row as it is now, so edits take effect at once."""
+    """Build the adapter from the row as it is now, so edits take effect at once.
+
+    Raises EnvironmentRefused for an integration this deployment forbids: services refuse such
+    integrations first with their own message; this is the floor under every path that reaches
+    a provider (a sandbox row left over after a deployment became production, say).
+    """
+    refusal = environment_refusal(integration.environment)
+    if refusal:
+        raise EnvironmentRefused(f"{integration.name}: {refusal} Nothing was sent to the provider.")
     adapter_class = adapter_class_for(integration.type)
     if adapter_class is None:
         raise LookupError(f"No adapter for integration type {integration.type!r}.")

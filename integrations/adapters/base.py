@@ -197,6 +197,11 @@ class ProviderError(Exception):
         self.permanent = permanent
 
 
+class EnvironmentRefused(Exception):
+    """The deployment forbids the integration's environment (test credentials in production, or
+    live ones in a sandbox): no adapter is built, so nothing can reach the provider."""
+
+
 class UnsupportedOperation(Exception):
     """An operation the adapter does not declare: a programming error, services check first."""
 

@@ -18,6 +18,7 @@ import pytest
 from backoffice.models import Address, CustomerUser, Order, OrderLine, PaymentTerm, Website
 from integrations.adapters.base import (
     AdapterBase,
+    CheckoutUrls,
     ConnectionCheck,
     Operation,
     PaymentRequest,
@@ -27,6 +28,7 @@ from integrations.adapters.base import (
 )
 from integrations.models import PaymentMethod
 from integrations.types import IntegrationType
+from payments.models import PaymentTransaction, State
 from tests.factories import (
     CustomerUserFactory,
     UserFactory,
@@ -100,6 +102,49 @@ def authorized(total: str = "100.00", currency: str = "USD") -> tuple[Order, Any
     method = offered_method(IntegrationType.STRIPE, currency=currency, payment_action="manual")
     order = make_order(total=total, currency=currency)
     return order, submit(order, method)
+
+
+def recorded_row(
+    method: PaymentMethod,
+    order: Order,
+    operation: str,
+    *,
+    reference: str,
+    amount: str = "100.00",
+    state: str = State.SUCCEEDED,
+    is_open: bool = False,
+    source: PaymentTransaction | None = None,
+) -> PaymentTransaction:
+    """A ledger row as an earlier provider answer left it (no provider is asked now)."""
+    from payments import ledger
+
+    row = ledger.new_row(
+        order=order,
+        method=method,
+        operation=operation,
+        amount=Decimal(amount),
+        currency=order.currency,
+        idempotency_key=key(f"recorded-{operation}"),
+        source=source,
+    )
+    row.state = state
+    row.is_open = is_open
+    row.provider_reference = reference
+    row.save()
+    ledger.order_refresh_payment_status(order=order)
+    return row
+
+
+def return_urls_for(row: PaymentTransaction) -> CheckoutUrls:
+    """Where a provider sends the buyer (and its silent post) back for `row`, on the test host."""
+    from payments.browser_checkout import return_token
+
+    token = return_token(row)
+    return CheckoutUrls(
+        return_url=f"http://testserver/payment/return/{token}/",
+        cancel_url=f"http://testserver/payment/cancel/{token}/",
+        notify_url=f"http://testserver/payment/notify/{token}/",
+    )
 
 
 def status_of(order: Order) -> str:
