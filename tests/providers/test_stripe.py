@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import shutil
 import subprocess
@@ -30,9 +31,13 @@ from integrations.adapters.base import (
 )
 from integrations.adapters.stripe_adapter import StripeAdapter
 from integrations.types import IntegrationType
+from payments.models import Operation as PaymentOperation
+from payments.models import State
+from payments.services import payment_refund
 from simulators.base import Fault
 from simulators.stripe import StripeSimulator
 from tests.factories import VALID_SETTINGS, create_integration
+from tests.payments.support import make_order, recorded_row
 
 pytestmark = pytest.mark.django_db
 
@@ -906,3 +911,27 @@ def test_three_decimal_amounts_must_end_in_zero(adapter: PaymentAdapter) -> None
     with pytest.raises(ProviderError, match="must end in 0") as raised:
         adapter.begin(_request(amount="12.345", currency="BHD"), URLS)
     assert raised.value.permanent
+
+
+def test_a_replayed_answer_that_is_no_refund_leaves_the_refund_unknown_without_a_traceback(
+    stripe_simulator: StripeSimulator, sales_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the fault sequences: a proxy replaying the PaymentIntent read just before, in
+    answer to a refund, was recorded unknown (right) through a traceback (noise in the logs)."""
+    integration = create_integration(IntegrationType.STRIPE, api_base_url=stripe_simulator.url)
+    reference = _paid(adapter_for(integration), stripe_simulator, _request(Operation.CHARGE))
+    method = integration.methods.get()
+    charge = recorded_row(method, make_order(), PaymentOperation.CHARGE, reference=reference)
+    stripe_simulator.fault = Fault.REPLAY  # the last answer was the PaymentIntent, read back
+    with caplog.at_level(logging.WARNING):
+        refund = payment_refund(
+            transaction=charge,
+            amount="5.00",
+            note="replayed",
+            actor=sales_user,
+            idempotency_key="order-1001-refund-replayed",
+        )
+    assert refund.state == State.UNKNOWN
+    assert not stripe_simulator.refunds
+    assert [r.exc_info for r in caplog.records] == [None]
+    assert "answered a refund with a payment_intent" in caplog.records[0].getMessage()

@@ -7,6 +7,7 @@ on the PaymentIntent (capture, cancel) and create refunds against it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
@@ -32,6 +33,7 @@ from integrations.adapters.base import (
 from integrations.adapters.stripe import api
 from payments.money import from_minor_units, to_minor_units
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # What the ledger keeps of a PaymentIntent: no client secret, no card data.
 INTENT_FIELDS = (
@@ -290,6 +292,12 @@ class StripeAdapter(BrowserPaymentAdapter):
             )
         except stripe.StripeError as error:
             return self._refused(error, reference)
+        kind = getattr(refund, "object", None)
+        if kind != "refund":
+            # A provider or proxy replaying an earlier answer (a PaymentIntent read just before):
+            # nothing says this refund was made, so it is unknown until reconciled.
+            logger.warning("Stripe answered a refund with a %s object; recorded unknown", kind)
+            raise ProviderError(f"Stripe answered a refund with a {kind} object, not a refund.")
         state = REFUND_STATES.get(refund.status or "", ResultState.PENDING)
         raw = {
             name: getattr(refund, name, None)
