@@ -8,7 +8,9 @@ For SQLite (a temporary file) and PostgreSQL (when `BENCH_POSTGRES_URL` is set, 
 dropped), a fresh database is migrated and filled with 100, 1,000 and 10,000 rules spread over
 20 currencies and 50 countries, with methods from a handful of integrations, so that about 1% of
 the rules reach expression evaluation for the measured checkout. Each size reports the median and
-p95 of `resolve_methods()` over repeated runs after a warm-up, and its SQL query count. The
+p95 of `resolve_methods()` over repeated runs after a warm-up, and its SQL query count: while no
+rule changes (the process's cached rules serve it), and for the first checkout after a change
+(the currency's rules loaded again; `rules.cached_rules.forget()` before each run). The
 results are printed as a Markdown table and written to bench-results/rules_resolution.json.
 
 Each database runs in a child process (Django is set up once per process, before the database
@@ -29,6 +31,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from rules import cached_rules
     from rules.evaluation import Outcome, resolve_methods
 
     world = _World()
@@ -98,24 +102,30 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
             resolve_methods(checkout)
         with CaptureQueriesContext(connection) as queries:
             resolution = resolve_methods(checkout)
-        timings = []
         profiler = None
         if os.environ.get("BENCH_PROFILE") == "1" and size == max(sizes):
             import cProfile
 
             profiler = cProfile.Profile()
             profiler.enable()
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            resolve_methods(checkout)
-            timings.append((time.perf_counter() - t0) * 1000)
+        timings = _timed(runs, lambda: resolve_methods(checkout))
         if profiler is not None:
             import pstats
 
             profiler.disable()
             print(f"[{label}] profile of {runs} runs at {size} rules:", file=sys.stderr)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-        stats = common.timing_stats(timings)
+        # The first checkout after a rule changed loads the currency's rules again.
+        with CaptureQueriesContext(connection) as reload_queries:
+            cached_rules.forget()
+            resolve_methods(checkout)
+
+        def after_a_change() -> None:
+            cached_rules.forget()
+            resolve_methods(checkout)
+
+        reload_timings = _timed(runs, after_a_change)
+        stats, reload = common.timing_stats(timings), common.timing_stats(reload_timings)
         result = {
             "database": label,
             "database_version": common.database_version(connection),
@@ -124,6 +134,9 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
             "p95_ms": stats.p95_ms,
             "min_ms": stats.min_ms,
             "queries": len(queries),
+            "after_change_median_ms": reload.median_ms,
+            "after_change_p95_ms": reload.p95_ms,
+            "after_change_queries": len(reload_queries),
             "candidates": len(resolution.trace),
             "expressions_evaluated": sum(t.outcome in reached for t in resolution.trace),
             "methods": len(resolution.methods),
@@ -132,13 +145,23 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
         }
         print(
             f"[{label}] {size:>6} rules: median {result['median_ms']:.2f} ms, "
-            f"p95 {result['p95_ms']:.2f} ms, {result['queries']} queries, "
+            f"p95 {result['p95_ms']:.2f} ms, {result['queries']} queries; after a change "
+            f"{result['after_change_median_ms']:.2f} ms, {result['after_change_queries']} queries; "
             f"{result['candidates']} candidates, {result['expressions_evaluated']} expressions "
             f"(setup {setup_seconds:.1f}s)",
             file=sys.stderr,
         )
         results.append(result)
     out.write_text(json.dumps(results))
+
+
+def _timed(runs: int, call: Callable[[], object]) -> list[float]:
+    timings = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - t0) * 1000)
+    return timings
 
 
 class _World:
@@ -321,6 +344,9 @@ COLUMNS = [
     Column("median ms", lambda r: f"{r['median_ms']:.2f}"),
     Column("p95 ms", lambda r: f"{r['p95_ms']:.2f}"),
     Column("queries", lambda r: str(r["queries"])),
+    Column("after a change: median ms", lambda r: f"{r['after_change_median_ms']:.2f}"),
+    Column("p95 ms", lambda r: f"{r['after_change_p95_ms']:.2f}"),
+    Column("queries", lambda r: str(r["after_change_queries"])),
     Column("candidates", lambda r: str(r["candidates"])),
     Column("expressions evaluated", lambda r: str(r["expressions_evaluated"])),
 ]
@@ -331,6 +357,7 @@ def _targets(results: list[dict[str, Any]]) -> dict[str, bool]:
     for database, rows in common.by_database(results).items():
         checks[f"{database}: same query count at every size"] = (
             len({r["queries"] for r in rows}) == 1
+            and len({r["after_change_queries"] for r in rows}) == 1
         )
         at_target = [r for r in rows if r["rules"] == TARGET_AT_RULES]
         if at_target:

@@ -31,7 +31,12 @@ from payments.browser_checkout import (
 from payments.ledger import PaymentError
 from payments.models import PaymentTransaction, State
 from payments.money import format_amount
-from payments.storefront_views import _buyer_or_redirect, _checkout_order, summary_context
+from payments.storefront_views import (
+    _backoffice_redirect,
+    _checkout_order,
+    _user_id,
+    summary_context,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +48,9 @@ STEP_TEMPLATES = {
 
 
 def _buyer_row(request: HttpRequest, number: str, pk: int) -> PaymentTransaction | HttpResponse:
-    buyer = _buyer_or_redirect(request, number)
-    if isinstance(buyer, HttpResponse):
-        return buyer
-    order = _checkout_order(customer_user=buyer, number=number)
+    if (elsewhere := _backoffice_redirect(request, number)) is not None:
+        return elsewhere
+    order = _checkout_order(user_id=_user_id(request), number=number)
     row = (
         PaymentTransaction.objects.select_related("method__integration")
         .filter(pk=pk, order=order)

@@ -38,26 +38,35 @@ def buyer_of(request: HttpRequest) -> CustomerUser | None:
         CustomerUser.objects.select_related(
             "customer__group__payment_term", "customer__payment_term"
         )
-        .filter(user_id=int(request.user.pk or 0))
+        .filter(user_id=_user_id(request))
         .first()
     )
 
 
+def _has_live_payment() -> Exists:
+    return Exists(PaymentTransaction.objects.filter(order=OuterRef("pk"), state__in=LIVE_STATES))
+
+
 def buyer_orders(*, customer_user: CustomerUser) -> QuerySet[Order]:
     """The customer's orders, newest first, each annotated with whether it may be paid now."""
-    live = PaymentTransaction.objects.filter(order=OuterRef("pk"), state__in=LIVE_STATES)
     return (
         Order.objects.filter(customer_id=customer_user.customer_id)
         .select_related("website")
-        .annotate(has_live_payment=Exists(live))
+        .annotate(has_live_payment=_has_live_payment())
     )
 
 
-def _checkout_order(*, customer_user: CustomerUser, number: str) -> Order:
-    """The customer's order `number` with all a checkout reads, or 404 (also for another's)."""
+def _checkout_order(*, user_id: int, number: str) -> Order:
+    """Order `number` of the signed-in buyer's customer, with all a checkout reads, or 404.
+
+    Scoped by the buyer's user id in the same query: another customer's order, or a user who
+    is no buyer, gets the same 404.
+    """
     order = (
-        buyer_orders(customer_user=customer_user)
+        Order.objects.filter(number=number, customer__users__user_id=user_id)
+        .annotate(has_live_payment=_has_live_payment())
         .select_related(
+            "website",
             "customer__group__payment_term",
             "customer__payment_term",
             "customer_user__user",
@@ -65,7 +74,6 @@ def _checkout_order(*, customer_user: CustomerUser, number: str) -> Order:
             "shipping_address",
         )
         .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
-        .filter(number=number)
         .first()
     )
     if order is None:
@@ -75,6 +83,8 @@ def _checkout_order(*, customer_user: CustomerUser, number: str) -> Order:
 
 def started_payment(order: Order) -> PaymentTransaction | None:
     """The card or PayPal payment the buyer started for `order` and has not finished, if any."""
+    if getattr(order, "has_live_payment", None) is False:
+        return None  # no pending row at all: not worth a query
     row = (
         PaymentTransaction.objects.filter(
             order=order, operation__in=CHECKOUT_OPERATIONS, state=State.PENDING
@@ -104,16 +114,18 @@ def status_label(order: Order) -> str:
         return order.payment_status
 
 
-def _buyer_or_redirect(request: HttpRequest, number: str) -> CustomerUser | HttpResponse:
-    if is_backoffice_user(request.user):
-        order = Order.objects.filter(number=number).values_list("pk", flat=True).first()
-        if order is None:
-            raise Http404("No such order.")
-        return redirect("orders:detail", pk=order)
-    customer_user = buyer_of(request)
-    if customer_user is None:
+def _backoffice_redirect(request: HttpRequest, number: str) -> HttpResponse | None:
+    """Back-office users see an order on its back-office page; None for anyone else."""
+    if not is_backoffice_user(request.user):
+        return None
+    order = Order.objects.filter(number=number).values_list("pk", flat=True).first()
+    if order is None:
         raise Http404("No such order.")
-    return customer_user
+    return redirect("orders:detail", pk=order)
+
+
+def _user_id(request: HttpRequest) -> int:
+    return int(request.user.pk or 0)
 
 
 def storefront_home(request: HttpRequest, customer_user: CustomerUser | None) -> HttpResponse:
@@ -136,15 +148,19 @@ def storefront_home(request: HttpRequest, customer_user: CustomerUser | None) ->
 @never_cache
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest, number: str) -> HttpResponse:
-    buyer = _buyer_or_redirect(request, number)
-    if isinstance(buyer, HttpResponse):
-        return buyer
-    order = _checkout_order(customer_user=buyer, number=number)
+    if (elsewhere := _backoffice_redirect(request, number)) is not None:
+        return elsewhere
+    # The page is read far more often than posted: it finds the order by the buyer's user id
+    # and reads the buyer itself only to pay.
+    order = _checkout_order(user_id=_user_id(request), number=number)
     if (started := started_payment(order)) is not None:
         return redirect("payments:checkout_pay", number=order.number, pk=started.pk)
     error = ""
     form = CheckoutForm(request.POST or None)
     if request.method == "POST":
+        buyer = buyer_of(request)
+        if buyer is None:  # the order was found through the buyer: only a concurrent delete
+            raise Http404("No such order.")
         if form.is_valid():
             method = (
                 PaymentMethod.objects.select_related("integration")
@@ -171,7 +187,7 @@ def checkout(request: HttpRequest, number: str) -> HttpResponse:
             error = " ".join(
                 str(message) for messages in form.errors.values() for message in messages
             )
-        order = _checkout_order(customer_user=buyer, number=number)
+        order = _checkout_order(user_id=_user_id(request), number=number)
     context = _checkout_context(order, error=error, chosen=request.POST.get("method", ""))
     return render(request, "storefront/checkout.html", context, status=400 if error else 200)
 
@@ -212,10 +228,9 @@ def _checkout_context(order: Order, *, error: str, chosen: str) -> dict[str, Any
 
 @never_cache
 def checkout_done(request: HttpRequest, number: str) -> HttpResponse:
-    buyer = _buyer_or_redirect(request, number)
-    if isinstance(buyer, HttpResponse):
-        return buyer
-    order = _checkout_order(customer_user=buyer, number=number)
+    if (elsewhere := _backoffice_redirect(request, number)) is not None:
+        return elsewhere
+    order = _checkout_order(user_id=_user_id(request), number=number)
     payment = (
         PaymentTransaction.objects.filter(order=order, operation__in=CHECKOUT_OPERATIONS)
         .select_related("method__integration")

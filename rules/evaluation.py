@@ -2,9 +2,11 @@
 
 `evaluate()` is a pure function over rules already loaded with their relations: the checkout
 and the simulator share it, so the simulator's trace is exactly what checkout does.
-`resolve_methods()` loads only the rules a checkout could match (SQL prefilter on currency,
-website, customer group, total and destination country) in a fixed number of queries, with a
-leaner loader than `load_rules()` (see `_load_for_checkout()`): checkout runs it on every page.
+`resolve_methods()` evaluates only the rules a checkout could match (currency, website,
+customer group, total and destination country): checkout runs it on every page. It takes them
+from the process's copy of the currency's rules (`rules.cached_rules`, one query while no rule
+changes), or, on a database without the version triggers, from an SQL prefilter and a leaner
+loader than `load_rules()` (see `load_for_checkout()`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ __all__ = [
     "Resolution",
     "RuleTrace",
     "candidate_rules",
+    "destination_countries",
     "evaluate",
+    "load_for_checkout",
     "load_rules",
     "method_refusal",
     "postal_code_matches",
@@ -173,7 +177,7 @@ _logged_expression_errors: set[tuple[int, str]] = set()
 class _Relations:
     """What evaluation reads of a rule's relations, read from its (prefetched) managers on demand.
 
-    `_load_for_checkout()` leaves a `_LoadedRelations` on each rule instead.
+    `load_for_checkout()` leaves a `_LoadedRelations` on each rule instead.
     """
 
     def __init__(self, rule: PaymentRule) -> None:
@@ -220,7 +224,7 @@ class _LoadedRelations(_Relations):
         )
 
 
-# Attribute under which `_load_for_checkout()` leaves a rule's `_LoadedRelations`.
+# Attribute under which `load_for_checkout()` leaves a rule's `_LoadedRelations`.
 _RELATIONS = "_evaluation_relations"
 
 
@@ -379,7 +383,7 @@ def candidate_rules(checkout: Checkout) -> QuerySet[PaymentRule]:
     )
 
 
-def _load_for_checkout(rules: QuerySet[PaymentRule]) -> list[PaymentRule]:
+def load_for_checkout(rules: QuerySet[PaymentRule]) -> list[PaymentRule]:
     """`rules` with what evaluation reads, in at most five queries however many rules.
 
     The same data as `load_rules()` for less work, as checkout runs this on every page: Django's
@@ -440,6 +444,38 @@ def _load_for_checkout(rules: QuerySet[PaymentRule]) -> list[PaymentRule]:
     return loaded
 
 
+def destination_countries(rule: PaymentRule) -> set[str]:
+    """The countries the rule's destinations name (empty: the rule applies anywhere)."""
+    return {destination.country for destination in _relations(rule).destinations}
+
+
+def _candidate(rule: PaymentRule, checkout: Checkout) -> bool:
+    """What `candidate_rules()` checks in SQL: all but the currency, postal codes, expressions."""
+    relations = _relations(rule)
+    address = checkout.billing_address
+    return (
+        (rule.min_total is None or checkout.total >= rule.min_total)
+        and (rule.max_total is None or checkout.total <= rule.max_total)
+        and (not relations.website_ids or checkout.website_id in relations.website_ids)
+        and (
+            not relations.customer_group_ids
+            or checkout.customer_group_id in relations.customer_group_ids
+        )
+        and (
+            not relations.destinations
+            or any(
+                d.country == address.country and d.region in ("", address.region)
+                for d in relations.destinations
+            )
+        )
+    )
+
+
 def resolve_methods(checkout: Checkout) -> Resolution:
     """The methods `checkout` may use, in rule order, without duplicates."""
-    return evaluate(_load_for_checkout(candidate_rules(checkout)), checkout)
+    from rules import cached_rules  # imported here: it loads rules through this module
+
+    rules = cached_rules.rules_for(checkout)
+    if rules is None:
+        return evaluate(load_for_checkout(candidate_rules(checkout)), checkout)
+    return evaluate([rule for rule in rules if _candidate(rule, checkout)], checkout)

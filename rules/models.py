@@ -71,3 +71,18 @@ class PaymentRuleDestination(models.Model):
 
     def postal_patterns(self) -> list[str]:
         return [code.strip() for code in self.postal_codes.split(",") if code.strip()]
+
+
+class RuleSetVersion(models.Model):
+    """One row whose token the database changes on every write that rule evaluation could see.
+
+    Triggers (migration 0003) replace the token after any insert, update or delete on the rules,
+    their methods, destinations, websites and customer groups, and on payment methods and
+    integrations, so bulk updates and raw SQL count too. Checkout keeps the rules it loaded
+    under a token and reloads them when the token changes (`rules.cached_rules`).
+    """
+
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.token

@@ -38,7 +38,7 @@ from rules.evaluation import (
     postal_code_matches,
     resolve_methods,
 )
-from rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
+from rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod, RuleSetVersion
 from rules.services import DestinationData, RuleData, RuleMethodData, rule_save
 from tests.factories import CustomerGroupFactory, UserFactory, WebsiteFactory, create_integration
 
@@ -1020,11 +1020,30 @@ def test_resolve_methods_runs_a_fixed_number_of_queries(check, stripe, paypal) -
     assert all(t.outcome == Outcome.MATCHED for t in result.trace)
     assert labels(result) == ["Check", "Stripe", "PayPal"]
     assert small == large
-    # One for the rules, one each for websites, customer groups, destinations and methods.
-    assert large == 5
+    # The rule set's version, then (as rules changed) the currency's rules, their websites and
+    # customer groups (one query), destinations, rule methods and the methods themselves.
+    assert large == 6
+    # While no rule changes, the version alone.
+    assert _queries_for(c)[0] == 1
+
+
+def test_resolve_methods_prefilters_in_sql_where_the_version_cannot_be_read(
+    check, stripe, paypal
+) -> None:
+    site, group = WebsiteFactory(), CustomerGroupFactory()
+    c = checkout(website_id=site.pk, customer_group_id=group.pk)
+    _bulk_rules(200, [check, stripe, paypal], site, group)
+    RuleSetVersion.objects.all().delete()  # as after a test database flush
+    count, result = _queries_for(c)
+    assert len(result.trace) == 200
+    assert labels(result) == ["Check", "Stripe", "PayPal"]
+    # The version, the candidates, websites and groups, destinations, rule methods, methods.
+    assert count == 6
+    assert _queries_for(c)[0] == 6  # nothing was cached
 
 
 def test_resolve_methods_with_no_candidate_rules_runs_one_query(make_rule, check) -> None:
     make_rule(check, currency="EUR")
     count, result = _queries_for(checkout())
-    assert (count, result.methods) == (1, [])
+    assert (count, result.methods) == (2, [])  # the version, then no USD rule
+    assert _queries_for(checkout())[0] == 1
