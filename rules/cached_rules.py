@@ -43,6 +43,8 @@ class CurrencyRules:
 
 
 _cache: dict[str, CurrencyRules] = {}
+# The rule simulator resolves any currency an administrator types: keep the cache bounded.
+_MAX_CURRENCIES = 200
 
 
 def current_token() -> str | None:
@@ -66,6 +68,8 @@ def rules_for(checkout: Checkout) -> list[PaymentRule] | None:
     cached = _cache.get(checkout.currency)
     if cached is None or cached.token != token:
         cached = _load(checkout.currency, token)
+        if len(_cache) >= _MAX_CURRENCIES:
+            _cache.clear()
         _cache[checkout.currency] = cached
     return cached.for_country(checkout.billing_address.country)
 

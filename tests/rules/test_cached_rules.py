@@ -174,3 +174,10 @@ def test_forget_drops_what_was_cached(rule: PaymentRule) -> None:
     offered()
     cached_rules.forget()
     assert _queries(offered) > 1
+
+
+def test_the_cache_holds_a_bounded_number_of_currencies(rule: PaymentRule) -> None:
+    for number in range(cached_rules._MAX_CURRENCIES + 50):
+        resolve_methods(Checkout(currency=f"X{number:04}", total=Decimal("1"), billing_address=SF))
+    assert len(cached_rules._cache) <= cached_rules._MAX_CURRENCIES
+    assert offered() == ["Check"]
