@@ -239,9 +239,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Background work (applying verified webhooks, reconciliation, the authorization sweep) runs on
-# Celery when a broker is set, so several app servers and workers share it; without one it runs
-# in-process as it always has (see backoffice/celery.py and payments/tasks.py).
+# Background work (applying verified webhooks, reconciliation, the authorization sweep, the
+# provider clean-up after an integration is deleted) runs on Celery when a broker is set, so
+# several app servers and workers share it; without one it runs in-process as it always has (see
+# backoffice/celery.py and payments/tasks.py).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -1,9 +1,11 @@
 """Deleting or deactivating an integration: what it affects, shown first, then done at once.
 
 Deletion disables the integration's methods in every rule that uses them, disables each rule
-left with no enabled method, wipes the integration's secrets and leaves a tombstone so that past
-payments keep their labels. It runs a fixed number of SQL queries however many rules are
-affected: the impact is computed and applied with set-based statements, never rule by rule.
+left with no enabled method and leaves a tombstone so that past payments keep their labels. It
+runs a fixed number of SQL queries however many rules are affected: the impact is computed and
+applied with set-based statements, never rule by rule. Once it has committed, the provider
+clean-up gives up the checkouts buyers had started with it and then wipes its secrets
+(payments.integration_cleanup).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
@@ -66,6 +69,8 @@ class Impact:
     methods: list[PaymentMethod]  # the integration's methods used by those rules
     affected_rule_ids: list[int] = field(default_factory=list)  # empty when too many to link
     money_in_flight: list[MoneyInFlight] = field(default_factory=list)
+    # Card/PayPal checkouts a buyer started and has not finished: given up at the provider.
+    started_checkouts: int = 0
 
     @property
     def has_dependents(self) -> bool:
@@ -79,6 +84,7 @@ class DeletionReport:
     rules_affected: int
     rules_disabled: int
     affected_rule_ids: list[int]
+    started_checkouts: int = 0  # being given up at the provider once the deletion commits
 
 
 def _rules_using(integration: Integration) -> QuerySet[PaymentRule]:
@@ -127,6 +133,8 @@ def money_in_flight(*, integration: Integration) -> list[MoneyInFlight]:
 
 def deletion_impact(*, integration: Integration) -> Impact:
     """What deleting or deactivating `integration` would change, for the confirmation."""
+    from payments.integration_cleanup import started_checkouts
+
     affected = _rules_using(integration)
     preview = _preview(affected)
     ids = list(
@@ -146,6 +154,7 @@ def deletion_impact(*, integration: Integration) -> Impact:
         methods=methods,
         affected_rule_ids=ids,
         money_in_flight=money_in_flight(integration=integration),
+        started_checkouts=started_checkouts(integration_id=integration.pk).count(),
     )
 
 
@@ -223,8 +232,17 @@ def integration_delete(*, integration: Integration, actor: User) -> DeletionRepo
     integration.methods.update(is_offered=False)
     integration.deleted_at = now
     integration.is_active = False
-    integration.encrypted_secrets = ""
-    integration.save(update_fields=["deleted_at", "is_active", "encrypted_secrets", "updated_at"])
+    integration.save(update_fields=["deleted_at", "is_active", "updated_at"])
+    # The secrets outlive this transaction by the few moments the clean-up takes: giving up the
+    # checkouts buyers started (so a Stripe PaymentIntent cannot be paid later, unseen) needs
+    # them, and those provider calls cannot run in here: they would hold the rules lock over
+    # the network, and a rollback could not undo them. The clean-up runs as soon as this
+    # commits and then wipes them; should it never finish, reconcile_payments does.
+    from payments.integration_cleanup import integration_cleanup_schedule, started_checkouts
+
+    transaction.on_commit(
+        partial(integration_cleanup_schedule, integration_id=integration.pk, actor_id=actor.pk)
+    )
     audit_record(
         actor=actor,
         action="integration.deleted",
@@ -241,4 +259,5 @@ def integration_delete(*, integration: Integration, actor: User) -> DeletionRepo
         rules_affected=rules_affected,
         rules_disabled=rules_disabled,
         affected_rule_ids=linked_ids if len(linked_ids) <= MAX_LINKED_IDS else [],
+        started_checkouts=started_checkouts(integration_id=integration.pk).count(),
     )

@@ -263,13 +263,20 @@ def _rules_url(rule_ids: list[int], integration: Integration) -> str:
 
 
 def _deletion_summary(report: deletion.DeletionReport, integration: Integration) -> str:
+    started = report.started_checkouts
+    cancelled = (
+        f" {started} started checkout{pluralize(started)} {pluralize(started, 'is,are')} being "
+        "cancelled at the provider; nothing is taken."
+        if started
+        else ""
+    )
     if not report.rules_affected:
-        return f"Deleted {report.name}."
+        return f"Deleted {report.name}.{cancelled}"
     text = (
         f"Deleted {report.name}. Disabled {report.rule_methods_disabled} payment "
         f"method{pluralize(report.rule_methods_disabled)} in {report.rules_affected} "
         f"rule{pluralize(report.rules_affected)}; {report.rules_disabled} "
-        f"rule{pluralize(report.rules_disabled)} disabled."
+        f"rule{pluralize(report.rules_disabled)} disabled.{cancelled}"
     )
     return format_html(
         '{} <a href="{}" target="_blank" rel="noopener">Review the affected payment rules</a>',

@@ -186,8 +186,12 @@ def _hear_late_payment(
 
 
 @db_transaction.atomic
-def checkout_abandon(*, row: PaymentTransaction) -> PaymentTransaction:
-    """The buyer gave up on `row`: the provider makes sure it cannot complete later."""
+def checkout_abandon(*, row: PaymentTransaction, why: str = "") -> PaymentTransaction:
+    """The buyer gave up on `row`: the provider makes sure it cannot complete later.
+
+    `why`, when given, replaces the provider's "the buyer left" on a row that ends failed (the
+    payment was given up for another reason, e.g. its integration was deleted).
+    """
     row = ledger.lock(row)
     if row.state != State.PENDING:
         return row
@@ -196,6 +200,8 @@ def checkout_abandon(*, row: PaymentTransaction) -> PaymentTransaction:
     adapter = adapter_for(row.method.integration)
     request = request_of(row)
     ledger.record_answer(row, lambda: adapter.abandon(request, reference=row.provider_reference))
+    if why and row.state == State.FAILED:
+        row.message = why[:500]
     checkout_settle(row)
     return row
 

@@ -62,7 +62,9 @@ def test_impact_lists_ten_rule_names_then_and_n_more(stripe):
     assert impact.affected_rules.more == 3
 
 
-def test_delete_disables_methods_and_empty_rules_and_leaves_a_tombstone(stripe, checks, admin_user):
+def test_delete_disables_methods_and_empty_rules_and_leaves_a_tombstone(
+    stripe, checks, admin_user, django_capture_on_commit_callbacks
+):
     only_stripe = create_rule_with_methods("Only Stripe", [_method(stripe)])
     shared = create_rule_with_methods("Shared", [_method(stripe), _method(checks)])
     already_off = create_rule_with_methods("Already off", [_method(stripe)], enabled=False)
@@ -72,8 +74,10 @@ def test_delete_disables_methods_and_empty_rules_and_leaves_a_tombstone(stripe, 
         disabled_methods=(_method(stripe),),
     )
 
-    report = deletion.integration_delete(integration=stripe, actor=admin_user)
+    with django_capture_on_commit_callbacks(execute=True) as cleanup:
+        report = deletion.integration_delete(integration=stripe, actor=admin_user)
 
+    assert len(cleanup) == 1  # the provider clean-up, run once the deletion committed
     assert (report.rule_methods_disabled, report.rules_affected, report.rules_disabled) == (3, 4, 1)
     assert PaymentRule.objects.get(pk=only_stripe.pk).enabled is False
     assert PaymentRule.objects.get(pk=shared.pk).enabled is True
@@ -94,6 +98,8 @@ def test_delete_disables_methods_and_empty_rules_and_leaves_a_tombstone(stripe, 
     create_integration(IntegrationType.STRIPE, name="Shop Stripe", actor=admin_user)
 
     assert AuditEntry.objects.filter(action="integration.deleted", object_id=stripe.pk).exists()
+    wiped = AuditEntry.objects.get(action="integration.cleaned_up", object_id=stripe.pk)
+    assert wiped.actor == admin_user and wiped.changes["secrets"] == "wiped"
     audited_rules = set(
         AuditEntry.objects.filter(action="payment_rule.updated").values_list("object_id", flat=True)
     )

@@ -1,9 +1,10 @@
 """Background work on Celery: webhooks applied by a worker, reconciliation and the sweep as tasks.
 
-The worker tests use the real Redis broker on 127.0.0.1:6379 (its db 15, flushed before and
-after) and a real worker in a thread of this process (celery.contrib.testing), never eager mode;
-they are skipped when Redis does not answer. Without CELERY_BROKER_URL (every other test) the
-webhook view applies events in-process, as tests/payments/test_browser_checkout.py shows.
+The worker tests use the real Redis broker on 127.0.0.1:6379 (its db 15, one db down per xdist
+process, flushed before and after) and a real worker in a thread of this process
+(celery.contrib.testing), never eager mode; they are skipped when Redis does not answer. Without
+CELERY_BROKER_URL (every other test) the webhook view applies events in-process, as
+tests/payments/test_browser_checkout.py shows.
 """
 
 from __future__ import annotations
@@ -49,14 +50,14 @@ pytestmark = [
     pytest.mark.usefixtures("backoffice_roles"),
 ]
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = "redis://127.0.0.1:6379/{db}"
 DEFAULT_QUEUE = "celery"
 # A bound on waiting for the worker, never an expectation of speed.
 WORKER_WAIT_SECONDS = 120
 
 
-def _redis() -> redis.Redis | None:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+def _redis(url: str) -> redis.Redis | None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.exceptions.RedisError:
@@ -87,14 +88,20 @@ def _drop_connections() -> None:
 
 
 @pytest.fixture
-def broker(settings: Any) -> Iterator[redis.Redis]:
-    """Celery on with the real Redis broker (db 15), flushed before and after."""
-    client = _redis()
+def broker(settings: Any, worker_id: str) -> Iterator[redis.Redis]:
+    """Celery on with the real Redis broker (db 15), flushed before and after.
+
+    Under pytest-xdist each process has its own database (15, 14, …): one's flush or worker
+    never touches another's tasks.
+    """
+    index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
+    url = REDIS_URL.format(db=15 - index)
+    client = _redis(url)
     if client is None:
         pytest.skip("Redis does not answer on 127.0.0.1:6379 (start redis-server; .ci/run does)")
     client.flushdb()
     try:
-        with celery_broker(settings, REDIS_URL):
+        with celery_broker(settings, url):
             yield client
     finally:
         client.flushdb()

@@ -48,10 +48,15 @@ def provider_method(simulator: Any, type: str = IntegrationType.STRIPE) -> Payme
 
 
 def started_checkout(
-    simulator: Any, *, minutes_ago: int = 31, type: str = IntegrationType.STRIPE
+    simulator: Any,
+    *,
+    minutes_ago: int = 31,
+    type: str = IntegrationType.STRIPE,
+    method: PaymentMethod | None = None,
 ) -> tuple[PaymentTransaction, PaymentStep]:
-    """A checkout row started `minutes_ago`, as checkout_submit leaves it for the buyer."""
-    method = provider_method(simulator, type)
+    """A checkout row started `minutes_ago`, as checkout_submit leaves it for the buyer (with
+    `method`, else one of a new integration of `type`)."""
+    method = method or provider_method(simulator, type)
     order = make_order()
     request = payment_request(
         order=order, method=method, amount=order.total, idempotency_key=key("checkout"), email=""

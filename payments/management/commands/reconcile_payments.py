@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from payments.integration_cleanup import overdue_cleanups_run
 from payments.models import PaymentTransaction
 from payments.reconciliation import STALE_CHECKOUT_AFTER, Outcome, flagged_rows, payments_reconcile
 
@@ -15,7 +16,8 @@ from payments.reconciliation import STALE_CHECKOUT_AFTER, Outcome, flagged_rows,
 class Command(BaseCommand):
     help = (
         "Ask the provider about every unknown payment and every checkout left pending longer "
-        "than --stale-minutes, and record what it says happened. Never charges."
+        "than --stale-minutes, and record what it says happened. Never charges. First finishes "
+        "the clean-up of integrations deleted long ago whose secrets are still stored."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +32,12 @@ class Command(BaseCommand):
         stale_minutes = options["stale_minutes"]
         if stale_minutes < 0:
             raise CommandError("--stale-minutes cannot be negative.")
+        # First, so that their started checkouts are given up rather than flagged below.
+        cleaned = overdue_cleanups_run()
+        if cleaned:
+            self.stdout.write(
+                f"Finished the clean-up of {cleaned} deleted integration{'s' * (cleaned != 1)}."
+            )
         summary = payments_reconcile(
             stale_after=timedelta(minutes=stale_minutes), progress=self._progress
         )
