@@ -56,6 +56,13 @@ def _wait_until_serving(port: int, server: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def serving(*, workers: int, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """gunicorn with `workers` sync workers on 127.0.0.1:`port`, answering /healthz."""
+    # As a deployment does before starting the server: WhiteNoise serves STATIC_ROOT (and warns
+    # in every worker when it is missing).
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity=0"],
+        cwd=ROOT,
+        check=True,
+    )
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and the pinned gunicorn
         [
             sys.executable,
