@@ -99,6 +99,16 @@ class Stats:
     max_ms: float
 
 
+def timed_runs(runs: int, call: Callable[[], object]) -> list[float]:
+    """Milliseconds each of `runs` calls of `call` took."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def timing_stats(timings_ms: Iterable[float]) -> Stats:
     ordered = sorted(timings_ms)
     return Stats(

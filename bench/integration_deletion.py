@@ -44,6 +44,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +92,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
             impact = deletion_impact(integration=integration)
         with CaptureQueriesContext(connection) as page_queries:
             page_html = _render_confirmation(integration, actor)
-        impact_timings = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            deletion_impact(integration=integration)
-            impact_timings.append((time.perf_counter() - t0) * 1000)
+        impact_timings = common.timed_runs(runs, partial(deletion_impact, integration=integration))
 
         # The deletion: a counting run, then the timed ones; each rolled back.
         with transaction.atomic():

@@ -31,7 +31,6 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -108,7 +107,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        timings = _timed(runs, lambda: resolve_methods(checkout))
+        timings = common.timed_runs(runs, lambda: resolve_methods(checkout))
         if profiler is not None:
             import pstats
 
@@ -124,7 +123,7 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
             cached_rules.forget()
             resolve_methods(checkout)
 
-        reload_timings = _timed(runs, after_a_change)
+        reload_timings = common.timed_runs(runs, after_a_change)
         stats, reload = common.timing_stats(timings), common.timing_stats(reload_timings)
         result = {
             "database": label,
@@ -153,15 +152,6 @@ def _child(label: str, sizes: list[int], out: Path) -> None:
         )
         results.append(result)
     out.write_text(json.dumps(results))
-
-
-def _timed(runs: int, call: Callable[[], object]) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - t0) * 1000)
-    return timings
 
 
 class _World:
