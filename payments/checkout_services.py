@@ -20,6 +20,7 @@ from integrations.adapters.base import (
     BillingData,
     CheckoutUrls,
     PaymentAdapter,
+    PaymentNotTaken,
     PaymentRequest,
     ProviderError,
 )
@@ -222,6 +223,9 @@ def _begin(
 
 def begin_refusal(error: Exception) -> str:
     """What the buyer reads when the provider would not start a payment; nothing was charged."""
+    if isinstance(error, PaymentNotTaken):
+        # Refused by the adapter itself, without asking the provider: its words say why.
+        return f"{error} Nothing was charged. Please select a different payment method."
     if isinstance(error, ProviderError) and error.permanent:
         # The provider answered and refused (an amount or currency it does not take).
         return (

@@ -35,7 +35,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from integrations.adapters import takes_payments_for
+from integrations.adapters import takes_currency, takes_payments_for
 from integrations.models import PaymentMethod
 from integrations.types import IntegrationType, environment_allowed
 from rules import expressions
@@ -164,6 +164,9 @@ def method_refusal(method: PaymentMethod, checkout: Checkout) -> str:
         return "test-mode integration in a production deployment"
     if not takes_payments_for(integration.type, method.kind):
         return "its provider cannot take this kind of payment yet"
+    if not takes_currency(integration.type, checkout.currency):
+        # A class attribute read: no call, no query, whatever the number of methods.
+        return f"its provider cannot take payments in {checkout.currency.upper()}"
     if integration.type in NEEDS_NON_ZERO_TOTAL and checkout.total <= 0:
         return "the provider needs a non-zero total"
     if integration.type == IntegrationType.PAYMENT_TERM and not checkout.payment_term:

@@ -46,6 +46,12 @@ def takes_payments_for(integration_type: str, method_kind: str) -> bool:
     return kinds is None or method_kind in kinds
 
 
+def takes_currency(integration_type: str, currency: str) -> bool:
+    """Whether the adapter of `integration_type` may take payments in `currency` at all."""
+    adapter_class = adapter_class_for(integration_type)
+    return adapter_class is None or currency.upper() not in adapter_class.refused_currencies
+
+
 def adapter_for(integration: Integration) -> PaymentAdapter:
     """Build the adapter from the row as it is now, so edits take effect at once.
 

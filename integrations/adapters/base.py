@@ -197,6 +197,14 @@ class ProviderError(Exception):
         self.permanent = permanent
 
 
+class PaymentNotTaken(ProviderError):
+    """A payment the provider can never take (a currency no account of it is set up for), refused
+    by the adapter before any call: the message is for the buyer; nothing reached the provider."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 class EnvironmentRefused(Exception):
     """The deployment forbids the integration's environment (test credentials in production, or
     live ones in a sandbox): no adapter is built, so nothing can reach the provider."""
@@ -213,6 +221,7 @@ class PaymentAdapter(Protocol):
     multiple_captures: ClassVar[bool]
     browser_step: ClassVar[bool]
     method_kinds: ClassVar[frozenset[str] | None]
+    refused_currencies: ClassVar[frozenset[str]]
     # Whether reconciliation may call abandon() on a checkout the buyer never finished: only
     # where abandon reads the payment back and voids nothing that was paid (Stripe's cancel).
     reconcile_abandons: ClassVar[bool]
@@ -298,6 +307,9 @@ class AdapterBase:
     browser_step: ClassVar[bool] = False
     # The method kinds (PaymentMethod.kind) this adapter can take payments for; None for all.
     method_kinds: ClassVar[frozenset[str] | None] = None
+    # Currencies (upper case) the provider never takes, whatever the account: rules do not offer
+    # its methods in them, and begin() refuses them (PaymentNotTaken) before the buyer's step.
+    refused_currencies: ClassVar[frozenset[str]] = frozenset()
     reconcile_abandons: ClassVar[bool] = False
 
     def __init__(self, config: AdapterConfig) -> None:

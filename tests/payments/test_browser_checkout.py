@@ -23,6 +23,7 @@ from integrations.adapters.base import (
     CheckoutUrls,
     InvalidWebhook,
     Operation,
+    PaymentNotTaken,
     PaymentRequest,
     PaymentStep,
     ProviderError,
@@ -65,6 +66,8 @@ class FakeBrowserAdapter(AdapterBase):
             raise ProviderError("connection refused")
         if request.currency == "BHD":
             raise ProviderError("Currency is not supported", permanent=True)
+        if request.currency == "KWD":
+            raise PaymentNotTaken("The provider cannot take payments in KWD.")
         return PaymentStep(
             kind=StepKind.HOSTED_FORM,
             reference=f"tok-{request.idempotency_key}",
@@ -428,15 +431,34 @@ def test_webhook_settles_a_payment_whose_answer_was_lost_by_its_order_number(
     assert (row.state, row.provider_reference) == (State.SUCCEEDED, "60000001")
 
 
+def refused_checkout(currency: str) -> tuple[PaymentTransaction, Any, Client]:
+    """A checkout in `currency` that the fake provider refuses to start: (row, answer, client)."""
+    customer_user = CustomerUserFactory()
+    order = make_order(customer_user=customer_user, currency=currency, total="12.345")
+    method = offered_method(IntegrationType.STRIPE, currency=currency, payment_action="manual")
+    client = Client()
+    client.force_login(customer_user.user)
+    response = submit(client, order, method)
+    return started_row(order), response, client
+
+
 def test_a_provider_that_refuses_the_payment_says_so_rather_than_unreachable(
     browser_provider: type[FakeBrowserAdapter],
 ) -> None:
-    customer_user = CustomerUserFactory()
-    order = make_order(customer_user=customer_user, currency="BHD", total="12.345")
-    method = offered_method(IntegrationType.STRIPE, currency="BHD", payment_action="manual")
-    client = Client()
-    client.force_login(customer_user.user)
-    submit(client, order, method)
-    row = started_row(order)
+    row, _, _ = refused_checkout("BHD")
     assert row.state == State.FAILED
     assert "refused this payment (Currency is not supported)" in row.message
+
+
+def test_a_payment_the_adapter_cannot_take_is_refused_in_its_own_words(
+    browser_provider: type[FakeBrowserAdapter],
+) -> None:
+    row, response, client = refused_checkout("KWD")
+    assert row.state == State.FAILED
+    assert row.message == (
+        "The provider cannot take payments in KWD. Nothing was charged. "
+        "Please select a different payment method."
+    )
+    assert "refused" not in row.message  # the provider was never asked
+    done = client.get(response["Location"])
+    assert row.message in done.content.decode()

@@ -24,6 +24,7 @@ from integrations.adapters.base import (
     CheckoutUrls,
     InvalidWebhook,
     Operation,
+    PaymentNotTaken,
     PaymentRequest,
     ProviderError,
     ResultState,
@@ -186,6 +187,20 @@ def test_begin_answers_the_accept_js_step_without_calling_the_gateway(
     }
     assert simulator.received == []
     assert "transaction_key" not in json.dumps(step.data)
+
+
+@pytest.mark.parametrize(("currency", "amount"), [("BHD", "12.345"), ("kwd", "12.340")])
+def test_a_three_decimal_currency_is_refused_before_the_buyer_types_the_card(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator, currency: str, amount: str
+) -> None:
+    with pytest.raises(PaymentNotTaken) as refused:
+        adapter.begin(payment(currency=currency, amount=amount), URLS)
+    assert refused.value.permanent
+    assert str(refused.value) == (
+        f"Authorize.Net cannot take payments in {currency.upper()}: "
+        "it takes no currency with three decimals."
+    )
+    assert simulator.received == []
 
 
 @pytest.mark.parametrize(
@@ -824,6 +839,36 @@ def test_a_buyer_pays_by_card_through_our_pages(simulator: AuthorizeNetSimulator
     assert transaction.invoice_number == order.number[:20]
     assert client.post(pay_url, opaque)["Location"] == done["Location"]  # settled once
     assert len(simulator.transactions) == 1
+
+
+def test_a_three_decimal_checkout_never_offers_authorize_net(
+    simulator: AuthorizeNetSimulator,
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from payments.checkout_services import METHOD_UNAVAILABLE
+    from payments.models import PaymentTransaction
+    from tests.factories import CustomerUserFactory
+    from tests.payments.support import make_order, offered_method
+
+    customer_user = CustomerUserFactory()
+    order = make_order(customer_user=customer_user, currency="BHD", total="12.345")
+    method = offered_method(
+        IntegrationType.AUTHORIZE_NET, currency="BHD", api_base_url=simulator.url
+    )
+    check = offered_method(IntegrationType.MONEY_ORDER, currency="BHD")
+    client = Client()
+    client.force_login(customer_user.user)
+    url = reverse("payments:checkout", args=[order.number])
+    page = client.get(url).content.decode()
+    assert f'value="{check.pk}"' in page and f'value="{method.pk}"' not in page
+    # A form posted from an older page (or by hand) is refused before any row or call.
+    forced = client.post(url, {"method": method.pk, "idempotency_key": "key-1"})
+    assert forced.status_code == 400
+    assert METHOD_UNAVAILABLE in forced.content.decode()
+    assert not PaymentTransaction.objects.filter(order=order).exists()
+    assert simulator.received == []
 
 
 def test_staff_capture_refund_and_cancel_through_our_services(

@@ -25,6 +25,7 @@ from integrations.adapters.base import (
     CheckoutUrls,
     ConnectionCheck,
     Inquiry,
+    PaymentNotTaken,
     PaymentRequest,
     PaymentStep,
     ProviderError,
@@ -35,6 +36,7 @@ from integrations.adapters.base import (
     unreachable,
 )
 from integrations.types import PaymentAction
+from payments.money import THREE_DECIMAL
 
 
 class AuthorizeNetAdapter(BrowserPaymentAdapter):
@@ -42,6 +44,10 @@ class AuthorizeNetAdapter(BrowserPaymentAdapter):
     multiple_captures: ClassVar[bool] = False
     # eCheck (the integration's second method) has no browser step yet: rules do not offer it.
     method_kinds: ClassVar[frozenset[str] | None] = frozenset({"credit_card"})
+    # The gateway takes amounts with at most two decimals, in the currencies the merchant account
+    # is set up for: no account is set up for a three-decimal one (BHD, KWD…). Which others an
+    # account takes is not ours to know; the gateway refuses them at complete() (reason 39).
+    refused_currencies: ClassVar[frozenset[str]] = THREE_DECIMAL
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -113,6 +119,13 @@ class AuthorizeNetAdapter(BrowserPaymentAdapter):
     # --- the buyer's browser step ---------------------------------------------------------------
 
     def begin(self, request: PaymentRequest, urls: CheckoutUrls) -> PaymentStep:
+        currency = request.currency.upper()
+        if currency in self.refused_currencies:
+            # Refused before the buyer types the card, not by the gateway after it.
+            raise PaymentNotTaken(
+                f"Authorize.Net cannot take payments in {currency}: "
+                "it takes no currency with three decimals."
+            )
         if self.config.api_base_url:
             script_url = f"{self.config.api_base_url}/v1/Accept.js"
         elif self.config.sandbox:
