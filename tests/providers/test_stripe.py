@@ -36,6 +36,7 @@ from payments.models import State
 from payments.services import payment_refund
 from simulators.base import Fault
 from simulators.stripe import StripeSimulator
+from simulators.stripe.wire import signature_header
 from tests.factories import VALID_SETTINGS, create_integration
 from tests.payments.support import make_order, recorded_row
 
@@ -593,6 +594,47 @@ def test_an_old_webhook_replayed_is_refused(
     )
     with pytest.raises(InvalidWebhook, match="tolerance"):
         adapter.parse_webhook(body, headers)
+
+
+@pytest.mark.parametrize("event_id", [None, "", " ", 42])
+def test_a_signed_event_without_an_id_is_refused_and_not_recorded(
+    stripe_simulator: StripeSimulator, event_id: object
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from payments.models import WebhookEvent as WebhookEventRow
+
+    integration = create_integration(IntegrationType.STRIPE, api_base_url=stripe_simulator.url)
+    adapter = adapter_for(integration)
+    reference = _paid(adapter, stripe_simulator, _request())
+    body, headers = stripe_simulator.signed_webhook(
+        "payment_intent.succeeded", reference, SIGNING_SECRET
+    )
+    event = json.loads(body)
+    if event_id is None:
+        del event["id"]
+    else:
+        event["id"] = event_id
+    unnamed = json.dumps(event).encode()
+    signature = signature_header(unnamed, SIGNING_SECRET, int(time.time()))
+    # Signed correctly, so only the missing id can be refused: events are applied once per id.
+    with pytest.raises(InvalidWebhook, match="no id"):
+        adapter.parse_webhook(unnamed, {"Stripe-Signature": signature})
+    url = reverse("payments:webhook", args=[integration.webhook_token])
+    refused = Client().post(
+        url, unnamed, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+    assert refused.status_code == 400
+    assert not WebhookEventRow.objects.exists()
+    accepted = Client().post(
+        url,
+        body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+    )
+    assert accepted.status_code == 200
+    assert WebhookEventRow.objects.get().event_id == json.loads(body)["id"]
 
 
 def test_a_webhook_needs_the_signing_secret(stripe_simulator: StripeSimulator) -> None:

@@ -358,7 +358,7 @@ class StripeAdapter(BrowserPaymentAdapter):
             refunded = from_minor_units(int(obj.get("amount_refunded") or 0), currency)
             message = f"{refunded} {currency} refunded in all."
         return WebhookEvent(
-            id=str(event.get("id", "")),
+            id=event["id"],
             type=event_type,
             reference=reference,
             state=state,

@@ -76,7 +76,7 @@ def call(config: AdapterConfig, operation: Callable[[stripe.StripeClient], T]) -
 
 
 def verified_event(body: bytes, headers: dict[str, str], secret: str) -> dict[str, Any]:
-    """The event in a webhook whose `Stripe-Signature` matches `secret` over the raw body."""
+    """The event (it has an id) whose `Stripe-Signature` matches `secret` over the raw body."""
     if not secret:
         raise InvalidWebhook("No webhook signing secret is set for this Stripe integration.")
     signature = next(
@@ -94,4 +94,8 @@ def verified_event(body: bytes, headers: dict[str, str], secret: str) -> dict[st
         raise InvalidWebhook("The webhook body is not a Stripe event.") from error
     if not isinstance(event, dict) or event.get("object") != "event":
         raise InvalidWebhook("The webhook body is not a Stripe event.")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id.strip():
+        # Stripe names every event; ours are applied once per id, so one without cannot be.
+        raise InvalidWebhook("The Stripe event has no id.")
     return event
