@@ -26,6 +26,12 @@ ALREADY_VOIDED = (1, 310, "This transaction has already been voided.")
 DUPLICATE = (3, 11, "A duplicate transaction has been submitted.")
 NOT_FOUND = (3, 16, "The transaction cannot be found.")
 INVALID_AMOUNT = (3, 5, "A valid amount is required.")
+CURRENCY_NOT_ALLOWED = (
+    3,
+    39,
+    "The supplied currency code is either invalid, not supported, not allowed for this merchant "
+    "or doesn't have an exchange rate.",
+)
 OVER_CAPTURE = (
     3,
     47,

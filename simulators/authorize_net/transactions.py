@@ -15,6 +15,7 @@ from simulators.authorize_net.answers import (
     ALREADY_CAPTURED,
     ALREADY_VOIDED,
     APPROVED,
+    CURRENCY_NOT_ALLOWED,
     DECLINED,
     HELD,
     INVALID_AMOUNT,
@@ -41,6 +42,9 @@ REVIEW_CARDS = frozenset({"4012888818888"})
 DECLINED_ZIP = "46282"
 
 ZERO_DECIMAL = frozenset({"JPY", "KRW", "CLP", "VND", "ISK"})
+# No merchant account is set up for a currency with three decimals: the gateway answers reason
+# 39, as for any currency the account does not take.
+THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 
 class AuthorizeNetTransactions(Simulator):
@@ -90,6 +94,8 @@ class AuthorizeNetTransactions(Simulator):
             )
         nonce.used = True
         currency = str(request.currencyCode or "USD")
+        if currency.upper() in THREE_DECIMAL:
+            return transaction_reply(ref_id, CURRENCY_NOT_ALLOWED)
         amount = _decimal(request.amount)
         if amount is None or not _valid_amount(amount, currency):
             return transaction_reply(ref_id, INVALID_AMOUNT)

@@ -203,6 +203,18 @@ def test_a_three_decimal_currency_is_refused_before_the_buyer_types_the_card(
     assert simulator.received == []
 
 
+def test_the_gateway_refuses_a_three_decimal_currency_too(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator
+) -> None:
+    """A payment begun before begin() refused them still cannot go through at complete()."""
+    result = adapter.complete(
+        payment(currency="BHD", amount="12.340"), reference="", params=opaque_params(simulator)
+    )
+    assert result.state is ResultState.FAILED
+    assert "currency code" in result.message and result.raw["errorCode"] == "39"
+    assert simulator.transactions == {}
+
+
 @pytest.mark.parametrize(
     ("sandbox", "script_url"),
     [
