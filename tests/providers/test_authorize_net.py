@@ -771,6 +771,24 @@ def test_an_unreadable_signed_body_is_refused(adapter: AuthorizeNetAdapter) -> N
         adapter.parse_webhook(body, {"X-ANET-Signature": f"sha512={digest}"})
 
 
+@pytest.mark.parametrize("notification_id", [None, "", "  ", 42, "absent"])
+def test_a_signed_notification_without_an_id_is_refused(
+    adapter: AuthorizeNetAdapter, simulator: AuthorizeNetSimulator, notification_id: object
+) -> None:
+    body, _ = simulator.signed_webhook(
+        "net.authorize.payment.authcapture.created", "60000000001", SIGNATURE_KEY
+    )
+    notification = json.loads(body)
+    if notification_id == "absent":
+        del notification["notificationId"]
+    else:
+        notification["notificationId"] = notification_id
+    unnamed = json.dumps(notification).encode()
+    digest = hmac.new(SIGNATURE_KEY.encode(), unnamed, hashlib.sha512).hexdigest()
+    with pytest.raises(InvalidWebhook):
+        adapter.parse_webhook(unnamed, {"X-ANET-Signature": f"sha512={digest}"})
+
+
 def test_webhooks_are_refused_without_a_signature_key(simulator: AuthorizeNetSimulator) -> None:
     integration = create_integration(IntegrationType.AUTHORIZE_NET, api_base_url=simulator.url)
     body, headers = simulator.signed_webhook(

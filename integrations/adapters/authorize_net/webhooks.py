@@ -41,11 +41,15 @@ def parse_webhook(body: bytes, headers: dict[str, str], *, signature_key: str) -
         raise InvalidWebhook("The X-ANET-Signature does not match the body.")
     try:
         notification = json.loads(body)
-        event_id = str(notification["notificationId"])
+        event_id = notification["notificationId"]
         event_type = str(notification["eventType"])
         payload = notification.get("payload") or {}
     except (ValueError, KeyError, TypeError) as error:
         raise InvalidWebhook("The notification body cannot be read.") from error
+    if not isinstance(event_id, str) or not event_id.strip():
+        # Authorize.Net names every notification; ours are applied once per id, so one without
+        # (or with null, which str() would read as "None") cannot be.
+        raise InvalidWebhook("The notification has no notificationId.")
     if not isinstance(payload, dict):
         raise InvalidWebhook("The notification payload cannot be read.")
     state: ResultState | None = WEBHOOK_STATES.get(event_type)
