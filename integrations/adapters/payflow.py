@@ -36,7 +36,7 @@ from integrations.adapters.base import (
     UnsupportedOperation,
     unreachable,
 )
-from payments.money import from_minor_units, to_minor_units
+from payments.money import THREE_DECIMAL, from_minor_units, to_minor_units
 
 EXPRESS_CHECKOUT_KIND = "express_checkout"
 _PAYPAL_PREFIX = "P:"
@@ -53,6 +53,9 @@ class PayflowAdapter(BrowserPaymentAdapter):
     # Every delayed capture says CAPTURECOMPLETE=N, so the rest stays authorized until captured
     # or voided.
     multiple_captures: ClassVar[bool] = True
+    # AMT is written with two decimals (#####.##): a three-decimal currency cannot be expressed,
+    # so rules do not offer Payflow for one.
+    refused_currencies: ClassVar[frozenset[str]] = THREE_DECIMAL
 
     # --- transport ------------------------------------------------------------------------------
 

@@ -805,17 +805,21 @@ def test_zero_total_hides_online_providers_but_not_check(make_rule, actor, check
     assert len(resolve(checkout(total=Decimal("0.01"))).methods) == 8
 
 
-def test_authorize_net_is_not_offered_in_a_three_decimal_currency(make_rule, actor, stripe) -> None:
-    authorize_net = _method(actor, IntegrationType.AUTHORIZE_NET, "Authorize.Net")
-    bhd = make_rule(authorize_net, stripe, currency="BHD")
-    make_rule(authorize_net, stripe, currency="JPY")
+def test_only_stripe_is_offered_in_a_three_decimal_currency(make_rule, actor, stripe) -> None:
+    """Authorize.Net, PayPal and Payflow take no currency with three decimals (BHD, KWD…)."""
+    others = [
+        _method(actor, IntegrationType.AUTHORIZE_NET, "Authorize.Net"),
+        _method(actor, IntegrationType.PAYPAL_EXPRESS, "PayPal"),
+        *create_integration(IntegrationType.PAYFLOW_GATEWAY, "Payflow", actor=actor).methods.all(),
+    ]
+    bhd = make_rule(*others, stripe, currency="BHD")
+    make_rule(*others, stripe, currency="JPY")
     result = resolve(checkout(currency="BHD", total=Decimal("12.345")))
     assert labels(result) == ["Stripe"]
-    assert trace_of(result, bhd).methods[0].reason == "its provider cannot take payments in BHD"
-    assert labels(resolve(checkout(currency="JPY", total=Decimal("1500")))) == [
-        "Authorize.Net",
-        "Stripe",
-    ]
+    assert {note.reason for note in trace_of(result, bhd).methods if not note.usable} == {
+        "its provider cannot take payments in BHD"
+    }
+    assert len(resolve(checkout(currency="JPY", total=Decimal("1500"))).methods) == 5
 
 
 def test_payment_terms_need_a_payment_term(make_rule, terms, check) -> None:

@@ -39,11 +39,15 @@ from integrations.adapters.paypal_express.results import (
     without_links,
 )
 from integrations.adapters.paypal_express.webhooks import verified_event
+from payments.money import THREE_DECIMAL
 
 
 class PayPalExpressAdapter(BrowserPaymentAdapter):
     # PayPal lets several partial captures follow one authorization, up to its amount.
     multiple_captures: ClassVar[bool] = True
+    # None of the currencies PayPal takes has three decimals (BHD, KWD…): rules do not offer
+    # PayPal for one, rather than let the buyer reach PayPal's refusal.
+    refused_currencies: ClassVar[frozenset[str]] = THREE_DECIMAL
 
     def _api(self) -> BoundedApi:
         options: dict[str, Any] = {
