@@ -40,7 +40,7 @@ from payments.models import PaymentTransaction, State
 
 logger = logging.getLogger(__name__)
 
-REMOVED = "The payment method was removed before this payment was finished; nothing was taken."
+REMOVED = "The store removed this payment method before the payment was finished."
 # A deleted integration whose secrets are still stored this long after: its clean-up was lost.
 CLEANUP_OVERDUE_AFTER = timedelta(minutes=10)
 
