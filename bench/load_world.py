@@ -78,16 +78,8 @@ def build_world(simulator: StripeSimulator, port: int, orders: int, sales: int) 
     Website.objects.get_or_create(code="us", defaults={"name": "Load US Store"})
     rule = RuleData(
         name="Load run: card and check",
-        enabled=True,
         sort_order=1,
         currency="USD",
-        stop_processing=False,
-        expression="",
-        websites=(),
-        customer_groups=(),
-        min_total=None,
-        max_total=None,
-        destinations=(),
         methods=(RuleMethodData(method=card), RuleMethodData(method=offline)),
     )
     rule_save(rule=None, data=rule, actor=admin)

@@ -60,20 +60,22 @@ class RuleMethodData:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RuleData:
+    """A rule as saved; the conditions default to none (the rule form always sets them all)."""
+
     name: str
-    enabled: bool
-    sort_order: int
     currency: str
-    stop_processing: bool
-    expression: str
-    websites: tuple[Website, ...]
-    customer_groups: tuple[CustomerGroup, ...]
-    min_total: Decimal | None
-    max_total: Decimal | None
-    destinations: tuple[DestinationData, ...]
     methods: tuple[RuleMethodData, ...]
+    enabled: bool = True
+    sort_order: int = 0
+    stop_processing: bool = False
+    expression: str = ""
+    websites: tuple[Website, ...] = ()
+    customer_groups: tuple[CustomerGroup, ...] = ()
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    destinations: tuple[DestinationData, ...] = ()
 
 
 def _snapshot(rule: PaymentRule) -> dict[str, Any]:

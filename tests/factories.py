@@ -198,22 +198,10 @@ def create_rule(
             IntegrationType.STRIPE, name=f"{name} Stripe", actor=acting_user
         )
         methods = list(integration.methods.all())
-    fields: dict[str, Any] = {
-        "name": name,
-        "enabled": True,
-        "sort_order": 0,
-        "currency": "USD",
-        "stop_processing": False,
-        "expression": "",
-        "websites": (),
-        "customer_groups": (),
-        "min_total": None,
-        "max_total": None,
-        "destinations": (),
-        **overrides,
-    }
+    fields: dict[str, Any] = {"name": name, "currency": "USD", **overrides}
     fields["destinations"] = tuple(
-        d if isinstance(d, DestinationData) else DestinationData(*d) for d in fields["destinations"]
+        d if isinstance(d, DestinationData) else DestinationData(*d)
+        for d in fields.get("destinations", ())
     )
     fields["methods"] = tuple(
         RuleMethodData(*m) if isinstance(m, tuple) else RuleMethodData(m) for m in methods

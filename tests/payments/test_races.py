@@ -358,16 +358,8 @@ def test_a_rule_edited_during_checkouts_is_seen_whole_by_each(live_server, fake_
     chosen = [(old, new)[i % 2] for i in range(THREADS)]
     edit = RuleData(
         name=rule.name,
-        enabled=True,
         sort_order=rule.sort_order,
         currency=rule.currency,
-        stop_processing=False,
-        expression="",
-        websites=(),
-        customer_groups=(),
-        min_total=None,
-        max_total=None,
-        destinations=(),
         methods=(
             RuleMethodData(old, enabled=False),
             RuleMethodData(both),

@@ -122,16 +122,7 @@ def make_rule(actor: User):
     def make(*methods: PaymentMethod | RuleMethodData, **fields: Any) -> PaymentRule:
         data = RuleData(
             name=f"Rule {next(counter)}",
-            enabled=True,
-            sort_order=0,
             currency="USD",
-            stop_processing=False,
-            expression="",
-            websites=(),
-            customer_groups=(),
-            min_total=None,
-            max_total=None,
-            destinations=(),
             methods=tuple(
                 m if isinstance(m, RuleMethodData) else RuleMethodData(m) for m in methods
             ),

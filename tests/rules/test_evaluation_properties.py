@@ -204,16 +204,7 @@ def world(db: None) -> dict[str, Any]:
     def rule(*methods: PaymentMethod, **fields: Any) -> None:
         data: dict[str, Any] = {
             "name": "r",
-            "enabled": True,
-            "sort_order": 0,
             "currency": "USD",
-            "stop_processing": False,
-            "expression": "",
-            "websites": (),
-            "customer_groups": (),
-            "min_total": None,
-            "max_total": None,
-            "destinations": (),
             "methods": tuple(RuleMethodData(m) for m in methods),
             **fields,
         }

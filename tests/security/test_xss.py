@@ -208,15 +208,9 @@ def _build(payload: str, simulators: Simulators) -> World:
     ):
         data = RuleData(
             name=f"{payload} {index}",
-            enabled=True,
             sort_order=index,
             currency="USD",
-            stop_processing=False,
             expression=expression,
-            websites=(),
-            customer_groups=(),
-            min_total=None,
-            max_total=None,
             destinations=destinations,
             methods=methods,
         )

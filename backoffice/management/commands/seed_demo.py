@@ -285,7 +285,6 @@ class Command(BaseCommand):
                 continue
             data = RuleData(
                 name=spec["name"],
-                enabled=True,
                 sort_order=spec["sort_order"],
                 currency=spec["currency"],
                 stop_processing=spec.get("stop_processing", False),
@@ -294,8 +293,6 @@ class Command(BaseCommand):
                 customer_groups=tuple(
                     CustomerGroup.objects.filter(name__in=spec.get("groups", []))
                 ),
-                min_total=None,
-                max_total=None,
                 destinations=tuple(DestinationData(*d) for d in spec.get("destinations", [])),
                 methods=tuple(method(*m) for m in spec["methods"]),
             )
