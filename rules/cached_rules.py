@@ -36,10 +36,8 @@ class CurrencyRules:
     by_country: dict[str, tuple[PaymentRule, ...]]
 
     def for_country(self, country: str) -> list[PaymentRule]:
-        """Rules that could apply to a billing address in `country`, in the order rules run."""
-        rules = [*self.anywhere, *self.by_country.get(country, ())]
-        rules.sort(key=lambda rule: (rule.sort_order, rule.pk))
-        return rules
+        """Rules that could apply to a billing address in `country` (`evaluate()` orders them)."""
+        return [*self.anywhere, *self.by_country.get(country, ())]
 
 
 _cache: dict[str, CurrencyRules] = {}
